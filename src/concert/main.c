@@ -1,0 +1,8 @@
+/* main.c: the concert group's FastCGI executable. */
+#include "cr_server.h"
+#include "routes.h"
+
+int main(void)
+{
+    return cr_server_main("concert", concert_routes, concert_nroutes);
+}

@@ -1,0 +1,12 @@
+/* routes.h: the concert group's route table. */
+#ifndef CR_CONCERT_ROUTES_H
+#define CR_CONCERT_ROUTES_H
+
+#include <stddef.h>
+
+#include "cr_route.h"
+
+extern const struct cr_route concert_routes[];
+extern const size_t concert_nroutes;
+
+#endif

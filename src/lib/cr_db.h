@@ -1,0 +1,62 @@
+/* cr_db.h: MariaDB access: one connection per process, cached prepared statements only,
+ * transactions with deadlock retry, and reconnection after a lost connection. */
+#ifndef CR_DB_H
+#define CR_DB_H
+
+#include "cr_arena.h"
+
+enum cr_db_type { CR_DB_NULL, CR_DB_INT, CR_DB_STR, CR_DB_BIN, CR_DB_TIME };
+
+/* A parameter or a result cell. CR_DB_TIME holds UTC milliseconds since the epoch in i;
+ * CR_DB_STR (text) and CR_DB_BIN (bytes, for BINARY columns) hold len bytes at s; result
+ * strings are always CR_DB_STR and also NUL-terminated. */
+struct cr_db_val {
+    enum cr_db_type type;
+    long long i;
+    const char *s;
+    unsigned long len;
+};
+
+#define CR_DB_I(v) ((struct cr_db_val){.type = CR_DB_INT, .i = (long long)(v)})
+#define CR_DB_S(p, n) ((struct cr_db_val){.type = CR_DB_STR, .s = (const char *)(p), .len = (n)})
+#define CR_DB_STRZ(p) CR_DB_S((p), strlen(p))
+#define CR_DB_B(p, n) ((struct cr_db_val){.type = CR_DB_BIN, .s = (const char *)(p), .len = (n)})
+#define CR_DB_UUID(u) CR_DB_B((u)->b, 16)
+#define CR_DB_T(ms) ((struct cr_db_val){.type = CR_DB_TIME, .i = (long long)(ms)})
+#define CR_DB_NULLV ((struct cr_db_val){.type = CR_DB_NULL})
+
+/* Result rows, row-major, all memory in the arena given to cr_db_query(). Integers and
+ * DECIMALs come back as CR_DB_INT, DATETIMEs as CR_DB_TIME, everything else as CR_DB_STR. */
+struct cr_db_rows {
+    int nrows, ncols;
+    struct cr_db_val *v;
+};
+
+#define CR_DB_CELL(rows, r, c) (&(rows)->v[(r) * (rows)->ncols + (c)])
+
+/* Runs a statement that returns no rows. sql must be a string that lives as long as the
+ * process (a literal): it keys the prepared-statement cache. affected and insert_id may be
+ * NULL. Returns CR_OK, CR_E_DUPLICATE (unique key), CR_E_RETRY (deadlock or lock wait
+ * timeout), CR_E_UNAVAILABLE (no connection) or CR_E_INTERNAL. */
+int cr_db_exec(const char *sql, const struct cr_db_val *params, int nparams,
+               long long *affected, long long *insert_id);
+
+/* Runs a query and stores every row of its result in out (memory from a). Same codes. */
+int cr_db_query(struct cr_arena *a, const char *sql, const struct cr_db_val *params,
+                int nparams, struct cr_db_rows *out);
+
+/* Runs fn(ctx) inside BEGIN … COMMIT. fn returns CR_OK to commit or an error to roll back
+ * (its error is returned). A deadlock, a lock wait timeout (CR_E_RETRY from fn or COMMIT) or
+ * a connection lost before COMMIT reruns the whole transaction, a few times with backoff. */
+int cr_db_txn(int (*fn)(void *ctx), void *ctx);
+
+/* 1 while inside cr_db_txn(). */
+int cr_db_in_txn(void);
+
+/* Checks the connection with a trivial query, connecting first when needed. */
+int cr_db_ping(void);
+
+/* Closes the connection and every prepared statement; the next call reconnects. */
+void cr_db_close(void);
+
+#endif

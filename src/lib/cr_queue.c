@@ -1,0 +1,291 @@
+/* cr_queue.c: the waiting line as Lua scripts over a few Redis keys:
+ *   {q}:wait    ZSET token -> arrival number (INCR of {q}:seq): the line, in order
+ *   {q}:idle    ZSET token -> idle deadline (ms) of each waiter: who stopped polling
+ *   {q}:active  ZSET token -> end of active time (ms): the admitted, at most QUEUE_ACTIVE_MAX
+ *   {q}:adm     ZSET token -> admission time (ms), last 5 minutes: the measured rate
+ *   {q}:tok:<t> HASH user, state (W|A), exp: what the token gate reads, expiring with it
+ *   {q}:user:<u> the user's live token (one place in line per user), expiring with it
+ *   {q}:used:<t> user of a token spent by a payment, kept 24 hours
+ * Time is Redis's own TIME, so every process agrees on it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_config.h"
+#include "cr_error.h"
+#include "cr_queue.h"
+#include "cr_redis.h"
+
+#define CR_QUEUE_USED_TTL_MS "86400000"
+
+/* Shared by every script: KEYS[1..5] = wait, idle, active, adm, seq;
+ * ARGV[1..3] = QUEUE_ACTIVE_MAX, active TTL ms, idle TTL ms. */
+#define CR_QUEUE_PRELUDE                                                                        \
+    "local wait, idle, active, adm, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"        \
+    "local max, attl, ittl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"         \
+    "local tm = redis.call('TIME')\n"                                                           \
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"                 \
+    "local P = '{q}:'\n"                                                                        \
+    "local function drop(t)\n"                                                                  \
+    "  local u = redis.call('HGET', P..'tok:'..t, 'user')\n"                                    \
+    "  redis.call('DEL', P..'tok:'..t)\n"                                                       \
+    "  if u and redis.call('GET', P..'user:'..u) == t then redis.call('DEL', P..'user:'..u) end\n" \
+    "end\n"                                                                                     \
+    "local function purge()\n"                                                                  \
+    "  local n, m = 0, 0\n"                                                                     \
+    "  for _, t in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', now)) do\n"               \
+    "    redis.call('ZREM', active, t); drop(t); n = n + 1\n"                                   \
+    "  end\n"                                                                                   \
+    "  for _, t in ipairs(redis.call('ZRANGEBYSCORE', idle, '-inf', now)) do\n"                 \
+    "    redis.call('ZREM', idle, t); redis.call('ZREM', wait, t); drop(t); m = m + 1\n"        \
+    "  end\n"                                                                                   \
+    "  return n, m\n"                                                                           \
+    "end\n"                                                                                     \
+    "local function admit()\n"                                                                  \
+    "  local k = 0\n"                                                                           \
+    "  local free = max - redis.call('ZCARD', active)\n"                                        \
+    "  if free > 0 then\n"                                                                      \
+    "    for _, t in ipairs(redis.call('ZRANGE', wait, 0, free - 1)) do\n"                      \
+    "      local exp, tk = now + attl, P..'tok:'..t\n"                                          \
+    "      redis.call('ZREM', wait, t); redis.call('ZREM', idle, t)\n"                          \
+    "      redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"               \
+    "      redis.call('HSET', tk, 'state', 'A', 'exp', exp); redis.call('PEXPIREAT', tk, exp)\n" \
+    "      local u = redis.call('HGET', tk, 'user')\n"                                          \
+    "      if u then redis.call('PEXPIREAT', P..'user:'..u, exp) end\n"                         \
+    "      k = k + 1\n"                                                                         \
+    "    end\n"                                                                                 \
+    "  end\n"                                                                                   \
+    "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"                             \
+    "  return k\n"                                                                              \
+    "end\n"                                                                                     \
+    "local function touch(t)\n"                                                                 \
+    "  local dl, tk = now + ittl, P..'tok:'..t\n"                                               \
+    "  redis.call('ZADD', idle, dl, t); redis.call('HSET', tk, 'exp', dl)\n"                    \
+    "  redis.call('PEXPIREAT', tk, dl)\n"                                                       \
+    "  redis.call('PEXPIREAT', P..'user:'..redis.call('HGET', tk, 'user'), dl)\n"               \
+    "end\n"                                                                                     \
+    "local function status(t, created)\n"                                                       \
+    "  local h = redis.call('HMGET', P..'tok:'..t, 'state', 'exp', 'user')\n"                   \
+    "  if not h[1] then return {0} end\n"                                                       \
+    "  local pos = 0\n"                                                                         \
+    "  if h[1] == 'W' then pos = redis.call('ZRANK', wait, t) + 1 end\n"                        \
+    "  local oldest = redis.call('ZRANGE', adm, 0, 0, 'WITHSCORES')\n"                          \
+    "  return {1, t, h[3], h[1], pos, tonumber(h[2]), redis.call('ZCARD', adm),\n"              \
+    "          tonumber(oldest[2] or now), now, created}\n"                                     \
+    "end\n"
+
+/* KEYS[6] = {q}:user:<u>; ARGV[4] = a fresh token, ARGV[5] = the user. */
+static struct cr_redis_script cr_queue_join_lua = {
+    CR_QUEUE_PRELUDE
+    "purge()\n"
+    "local t, created = redis.call('GET', KEYS[6]), 0\n"
+    "if not t or redis.call('EXISTS', P..'tok:'..t) == 0 then\n"
+    "  t, created = ARGV[4], 1\n"
+    "  local dl = now + ittl\n"
+    "  redis.call('ZADD', wait, redis.call('INCR', seq), t); redis.call('ZADD', idle, dl, t)\n"
+    "  redis.call('HSET', P..'tok:'..t, 'user', ARGV[5], 'state', 'W', 'exp', dl)\n"
+    "  redis.call('PEXPIREAT', P..'tok:'..t, dl)\n"
+    "  redis.call('SET', KEYS[6], t, 'PXAT', dl)\n"
+    "elseif redis.call('HGET', P..'tok:'..t, 'state') == 'W' then\n"
+    "  touch(t)\n"
+    "end\n"
+    "admit()\n"
+    "return status(t, created)\n",
+    ""};
+
+/* ARGV[4] = the token. */
+static struct cr_redis_script cr_queue_poll_lua = {
+    CR_QUEUE_PRELUDE
+    "purge()\n"
+    "admit()\n"
+    "if redis.call('HGET', P..'tok:'..ARGV[4], 'state') == 'W' then touch(ARGV[4]) end\n"
+    "return status(ARGV[4], 0)\n",
+    ""};
+
+/* ARGV[4] = the token, ARGV[5] = 1 to record it as used, ARGV[6] = how long (ms). */
+static struct cr_redis_script cr_queue_leave_lua = {
+    CR_QUEUE_PRELUDE
+    "local t = ARGV[4]\n"
+    "local u = redis.call('HGET', P..'tok:'..t, 'user')\n"
+    "if u then\n"
+    "  redis.call('ZREM', wait, t); redis.call('ZREM', idle, t); redis.call('ZREM', active, t)\n"
+    "  drop(t)\n"
+    "  if ARGV[5] == '1' then redis.call('SET', P..'used:'..t, u, 'PX', ARGV[6]) end\n"
+    "end\n"
+    "purge()\n"
+    "admit()\n"
+    "if u then return 1 end\n"
+    "return 0\n",
+    ""};
+
+static struct cr_redis_script cr_queue_maintain_lua = {
+    CR_QUEUE_PRELUDE
+    "local n, m = purge()\n"
+    "return {n, m, admit()}\n",
+    ""};
+
+/* Looks a token up, falling back to the record of spent tokens. KEYS[1] = {q}:tok:<t>,
+ * KEYS[2] = {q}:used:<t>. */
+static struct cr_redis_script cr_queue_lookup_lua = {
+    "local h = redis.call('HMGET', KEYS[1], 'user', 'state')\n"
+    "if h[1] then return {h[1], h[2]} end\n"
+    "local u = redis.call('GET', KEYS[2])\n"
+    "if u then return {u, 'U'} end\n"
+    "return {}\n",
+    ""};
+
+long long cr_queue_estimate(long long position, long long admitted, long long oldest_ms,
+                            long long now_ms, long long active_max, long long active_ttl_s)
+{
+    if (position <= 0)
+        return 0;
+    long long window_ms = now_ms - oldest_ms;
+    if (admitted >= 2 && window_ms >= 1000) {
+        double per_second = (double)admitted * 1000.0 / (double)window_ms;
+        return (long long)ceil((double)position / per_second);
+    }
+    if (active_max < 1)
+        active_max = 1;
+    return (position + active_max - 1) / active_max * active_ttl_s;
+}
+
+/* Runs a line script with the shared keys plus nextra keys and args. */
+static int cr_queue_run(struct cr_arena *a, redisReply **reply, struct cr_redis_script *s,
+                        int nextra_keys, const char **extra_keys, int nargs, const char **args)
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = "{q}:wait";
+    argv[n++] = "{q}:idle";
+    argv[n++] = "{q}:active";
+    argv[n++] = "{q}:adm";
+    argv[n++] = "{q}:seq";
+    for (int i = 0; i < nextra_keys; i++)
+        argv[n++] = extra_keys[i];
+    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX"));
+    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_TTL") * 1000);
+    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_WAIT_IDLE_TTL") * 1000);
+    for (int i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    return cr_redis_eval(a, reply, s, 5 + nextra_keys, n, argv);
+}
+
+static long long cr_queue_int(redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+/* Fills out from status()'s reply; CR_E_TOKEN_INVALID when the token is gone. */
+static int cr_queue_ticket(redisReply *r, struct cr_queue_ticket *out)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || cr_queue_int(r->element[0]) != 1)
+        return CR_E_TOKEN_INVALID;
+    if (r->elements < 10 || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
+        return CR_E_INTERNAL;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->token, sizeof(out->token), "%s", r->element[1]->str);
+    if (cr_uuid_parse(r->element[2]->str, &out->user) != CR_OK)
+        return CR_E_INTERNAL;
+    out->active = strcmp(r->element[3]->str, "A") == 0;
+    out->position = cr_queue_int(r->element[4]);
+    out->expires_at = cr_queue_int(r->element[5]);
+    out->wait_seconds = cr_queue_estimate(
+        out->position, cr_queue_int(r->element[6]), cr_queue_int(r->element[7]),
+        cr_queue_int(r->element[8]), cr_config_int("QUEUE_ACTIVE_MAX"),
+        cr_config_int("QUEUE_ACTIVE_TTL"));
+    out->created = (int)cr_queue_int(r->element[9]);
+    return CR_OK;
+}
+
+/* 256 bits from the OS as unpadded base64url. */
+static int cr_queue_new_token(char *out)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[33];
+    if (cr_random_bytes(raw, 32) != CR_OK)
+        return CR_E_INTERNAL;
+    raw[32] = 0;
+    int n = 0;
+    for (int i = 0; i < 33; i += 3) {
+        unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
+        out[n++] = b64[v >> 18 & 63];
+        out[n++] = b64[v >> 12 & 63];
+        out[n++] = b64[v >> 6 & 63];
+        out[n++] = b64[v & 63];
+    }
+    out[CR_QUEUE_TOKEN_LEN] = '\0'; /* 32 bytes need 43 characters; drop the padding one */
+    return CR_OK;
+}
+
+int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, struct cr_queue_ticket *out)
+{
+    char token[45], uid[CR_UUID_STRLEN];
+    redisReply *r = NULL;
+    int rc = cr_queue_new_token(token);
+    if (rc != CR_OK)
+        return rc;
+    cr_uuid_format(user, uid);
+    const char *keys[] = {cr_arena_sprintf(a, "{q}:user:%s", uid)};
+    const char *args[] = {token, uid};
+    if ((rc = cr_queue_run(a, &r, &cr_queue_join_lua, 1, keys, 2, args)) != CR_OK)
+        return rc;
+    rc = cr_queue_ticket(r, out);
+    return rc == CR_E_TOKEN_INVALID ? CR_E_INTERNAL : rc;
+}
+
+int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out)
+{
+    redisReply *r = NULL;
+    const char *args[] = {token};
+    int rc = cr_queue_run(a, &r, &cr_queue_poll_lua, 0, NULL, 1, args);
+    if (rc != CR_OK)
+        return rc;
+    return cr_queue_ticket(r, out);
+}
+
+int cr_queue_leave(struct cr_arena *a, const char *token, int used)
+{
+    redisReply *r = NULL;
+    const char *args[] = {token, used ? "1" : "0", CR_QUEUE_USED_TTL_MS};
+    return cr_queue_run(a, &r, &cr_queue_leave_lua, 0, NULL, 3, args);
+}
+
+int cr_queue_maintain(struct cr_arena *a, long long *expired, long long *idle,
+                      long long *admitted)
+{
+    redisReply *r = NULL;
+    int rc = cr_queue_run(a, &r, &cr_queue_maintain_lua, 0, NULL, 0, NULL);
+    if (rc != CR_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return CR_E_INTERNAL;
+    *expired = cr_queue_int(r->element[0]);
+    *idle = cr_queue_int(r->element[1]);
+    *admitted = cr_queue_int(r->element[2]);
+    return CR_OK;
+}
+
+int cr_queue_lookup(struct cr_arena *a, const char *token, struct cr_caller *caller)
+{
+    redisReply *r = NULL;
+    const char *argv[] = {cr_arena_sprintf(a, "{q}:tok:%s", token),
+                          cr_arena_sprintf(a, "{q}:used:%s", token)};
+    int rc = cr_redis_eval(a, &r, &cr_queue_lookup_lua, 2, 2, argv);
+    if (rc != CR_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+        cr_uuid_parse(r->element[0]->str, &caller->user) != CR_OK)
+        return CR_E_TOKEN_INVALID;
+    caller->token = token;
+    caller->active = strcmp(r->element[1]->str, "A") == 0;
+    caller->used = strcmp(r->element[1]->str, "U") == 0;
+    return caller->used ? CR_E_TOKEN_INVALID : CR_OK;
+}

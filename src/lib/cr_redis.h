@@ -1,0 +1,35 @@
+/* cr_redis.h: the process's Redis context: commands with timeouts, reconnection, and Lua
+ * scripts run by SHA with a fallback to the source. */
+#ifndef CR_REDIS_H
+#define CR_REDIS_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+#include "cr_arena.h"
+
+/* A Lua script; sha is filled on first use. Define one static instance per script. */
+struct cr_redis_script {
+    const char *source;
+    char sha[41];
+};
+
+/* Runs a command built from argv. On CR_OK *reply is set and is owned by the arena (freed at
+ * its reset). A Redis error reply is CR_E_INTERNAL (logged); a dead connection is retried
+ * once on a new one, then CR_E_UNAVAILABLE. */
+int cr_redis_argv(struct cr_arena *a, redisReply **reply, int argc, const char **argv,
+                  const size_t *argvlen);
+/* printf-style convenience over cr_redis_argv, with hiredis's format (%s, %b, %lld...). */
+int cr_redis_cmd(struct cr_arena *a, redisReply **reply, const char *fmt, ...);
+
+/* EVALSHA script with nkeys keys then the other args (argc counts both). Loads the script on
+ * NOSCRIPT. Same ownership and codes as cr_redis_argv. */
+int cr_redis_eval(struct cr_arena *a, redisReply **reply, struct cr_redis_script *script,
+                  int nkeys, int argc, const char **argv);
+
+/* PING, connecting first when needed. */
+int cr_redis_ping(void);
+/* Frees the context; the next call reconnects. */
+void cr_redis_close(void);
+
+#endif

@@ -1,0 +1,64 @@
+/* routes.c: the queue group: join the line, poll a place, give it back (API.md 5-7). */
+#include "cr_error.h"
+#include "cr_json.h"
+#include "cr_queue.h"
+#include "cr_user.h"
+#include "routes.h"
+
+static json_object *queue_ticket_json(const struct cr_queue_ticket *t)
+{
+    json_object *o = json_object_new_object();
+    cr_json_add_str(o, "token", t->token);
+    cr_json_add_uuid(o, "userId", &t->user);
+    cr_json_add_str(o, "status", t->active ? "ACTIVE" : "WAITING");
+    cr_json_add_int(o, "position", t->active ? 0 : t->position);
+    cr_json_add_int(o, "estimatedWaitSeconds", t->active ? 0 : t->wait_seconds);
+    cr_json_add_time(o, "expiresAt", t->expires_at);
+    return o;
+}
+
+/* POST /api/v1/queue/tokens {"userId"}: 201 for a new token, 200 for the user's live one. */
+static int queue_join(struct cr_req *req, struct cr_resp *resp)
+{
+    json_object *body;
+    struct cr_uuid user;
+    struct cr_queue_ticket t;
+    long long id;
+    int rc;
+    if ((rc = cr_json_body(req, &body)) != CR_OK ||
+        (rc = cr_json_uuid(req, body, "userId", &user)) != CR_OK)
+        return rc;
+    if ((rc = cr_user_find(req->arena, &user, &id)) != CR_OK)
+        return rc == CR_E_NOT_FOUND ? cr_fail(req, rc, "no such user") : rc;
+    if ((rc = cr_queue_join(req->arena, &user, &t)) != CR_OK)
+        return rc;
+    return cr_resp_json(req, resp, t.created ? 201 : 200, queue_ticket_json(&t));
+}
+
+/* GET /api/v1/queue/tokens/current: the caller's place, recomputed now. */
+static int queue_current(struct cr_req *req, struct cr_resp *resp)
+{
+    struct cr_queue_ticket t;
+    int rc = cr_queue_poll(req->arena, req->caller.token, &t);
+    if (rc != CR_OK)
+        return rc;
+    return cr_resp_json(req, resp, 200, queue_ticket_json(&t));
+}
+
+/* DELETE /api/v1/queue/tokens/current: leave the line or give the active place back. */
+static int queue_leave(struct cr_req *req, struct cr_resp *resp)
+{
+    int rc = cr_queue_leave(req->arena, req->caller.token, 0);
+    if (rc != CR_OK)
+        return rc;
+    resp->status = 204;
+    return CR_OK;
+}
+
+const struct cr_route queue_routes[] = {
+    {"POST", "/api/v1/queue/tokens", CR_TOKEN_NONE, CR_BODY_REQUIRED, queue_join},
+    {"GET", "/api/v1/queue/tokens/current", CR_TOKEN_VALID, CR_BODY_NONE, queue_current},
+    {"DELETE", "/api/v1/queue/tokens/current", CR_TOKEN_VALID, CR_BODY_NONE, queue_leave},
+    {"GET", "/healthz", CR_TOKEN_NONE, CR_BODY_NONE, cr_health_handler},
+};
+const size_t queue_nroutes = sizeof(queue_routes) / sizeof(queue_routes[0]);

@@ -1,0 +1,192 @@
+/* cr_test.c: libcurl requests, thread fan-out and JSON accessors for the HTTP tests. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "cr_config.h"
+#include "cr_test.h"
+
+static const char *cr_test_base;
+
+void cr_test_init(void)
+{
+    char err[256];
+    cr_test_base = getenv("CR_BASE_URL");
+    if (cr_test_base == NULL) {
+        fprintf(stderr, "CR_BASE_URL is not set: run the HTTP tests through tests/http.sh\n");
+        exit(1);
+    }
+    if (cr_config_load(NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "config: %s\n", err);
+        exit(1);
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+struct cr_test_buf {
+    char *p;
+    size_t len;
+};
+
+static size_t cr_test_collect(char *data, size_t size, size_t n, void *userp)
+{
+    struct cr_test_buf *b = userp;
+    size_t add = size * n;
+    char *p = realloc(b->p, b->len + add + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, data, add);
+    b->p = p;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+long cr_test_req(struct cr_test_res *res, const char *method, const char *path, const char *body,
+                 const char *const *headers)
+{
+    struct cr_test_buf bbuf = {NULL, 0}, hbuf = {NULL, 0};
+    struct curl_slist *hl = NULL;
+    char url[2048];
+    int has_ct = 0;
+
+    memset(res, 0, sizeof(*res));
+    CURL *c = curl_easy_init();
+    snprintf(url, sizeof(url), "%s%s", cr_test_base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cr_test_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &bbuf);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, cr_test_collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hbuf);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    for (; headers != NULL && *headers != NULL; headers++) {
+        hl = curl_slist_append(hl, *headers);
+        if (strncasecmp(*headers, "Content-Type:", 13) == 0)
+            has_ct = 1;
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    if (body != NULL) {
+        if (!has_ct)
+            hl = curl_slist_append(hl, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    res->body = bbuf.p ? bbuf.p : strdup("");
+    res->len = bbuf.len;
+    res->headers = hbuf.p ? hbuf.p : strdup("");
+    if (res->len > 0)
+        res->json = json_tokener_parse(res->body);
+    return res->status;
+}
+
+void cr_test_res_free(struct cr_test_res *res)
+{
+    free(res->body);
+    free(res->headers);
+    json_object_put(res->json);
+    memset(res, 0, sizeof(*res));
+}
+
+char *cr_test_header(const struct cr_test_res *res, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = res->headers; p != NULL && *p != '\0';) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            return strndup(v, len - (size_t)(v - p));
+        }
+        if (eol == NULL)
+            break;
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+const char *cr_test_error_code(const struct cr_test_res *res)
+{
+    json_object *e, *c;
+    if (res->json != NULL && json_object_object_get_ex(res->json, "error", &e) &&
+        json_object_object_get_ex(e, "code", &c))
+        return json_object_get_string(c);
+    return "";
+}
+
+const char *cr_test_str(const struct cr_test_res *res, const char *key)
+{
+    json_object *v;
+    if (res->json != NULL && json_object_object_get_ex(res->json, key, &v) && v != NULL)
+        return json_object_get_string(v);
+    return "";
+}
+
+long long cr_test_int(const struct cr_test_res *res, const char *key)
+{
+    json_object *v;
+    if (res->json != NULL && json_object_object_get_ex(res->json, key, &v) &&
+        json_object_is_type(v, json_type_int))
+        return json_object_get_int64(v);
+    return -1;
+}
+
+struct cr_test_pool {
+    void (*fn)(int, void *);
+    void *ctx;
+    int ntasks;
+    int next;
+    pthread_mutex_t lock;
+};
+
+static void *cr_test_worker(void *arg)
+{
+    struct cr_test_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        int i = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (i >= p->ntasks)
+            return NULL;
+        p->fn(i, p->ctx);
+    }
+}
+
+void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), void *ctx)
+{
+    struct cr_test_pool p = {fn, ctx, ntasks, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t *t = calloc((size_t)nthreads, sizeof(*t));
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&t[i], NULL, cr_test_worker, &p);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}
+
+void cr_test_new_user(char *uid)
+{
+    struct cr_test_res r;
+    assert_int_equal(cr_test_req(&r, "POST", "/api/v1/users", "{}", NULL), 201);
+    snprintf(uid, 37, "%s", cr_test_str(&r, "userId"));
+    assert_int_equal(strlen(uid), 36);
+    cr_test_res_free(&r);
+}

@@ -1,0 +1,43 @@
+/* cr_test.h: the HTTP test layer: requests through the real nginx with libcurl, concurrent
+ * clients on threads, and JSON helpers. The stack is started by tests/http.sh. */
+#ifndef CR_TEST_H
+#define CR_TEST_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+struct cr_test_res {
+    long status;
+    char *body;          /* NUL-terminated, malloc'd */
+    size_t len;
+    char *headers;       /* raw response headers, malloc'd */
+    json_object *json;   /* parsed body or NULL */
+};
+
+/* Reads CR_BASE_URL and the stack's config (CONCERT_CONFIG) so that the library's cr_db and
+ * cr_redis reach the test stack's MariaDB and Redis. Call once from main(). */
+void cr_test_init(void);
+
+/* Sends one request. headers is a NULL-terminated list of "Name: value" (or NULL). A body
+ * is sent with Content-Type: application/json unless headers name another Content-Type.
+ * Returns the HTTP status (0 on a transport error). Thread-safe. Free with cr_test_res_free. */
+long cr_test_req(struct cr_test_res *res, const char *method, const char *path, const char *body,
+                 const char *const *headers);
+void cr_test_res_free(struct cr_test_res *res);
+
+/* The value of a response header (case-insensitive name) in a static-per-call malloc'd
+ * string the caller frees; NULL when absent. */
+char *cr_test_header(const struct cr_test_res *res, const char *name);
+/* body.error.code, or "" when the body is no error. */
+const char *cr_test_error_code(const struct cr_test_res *res);
+/* A string / integer field of the body's top-level object ("" / -1 when absent). */
+const char *cr_test_str(const struct cr_test_res *res, const char *key);
+long long cr_test_int(const struct cr_test_res *res, const char *key);
+
+/* Runs fn(i, ctx) for i in [0, ntasks) on nthreads threads at once; returns when all ended. */
+void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), void *ctx);
+
+/* Creates a user through the API and copies its id into uid (37 bytes). */
+void cr_test_new_user(char *uid);
+
+#endif

@@ -1,0 +1,489 @@
+/* test_json.c: unit tests of strict body parsing and typed field access. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_error.h"
+#include "cr_json.h"
+#include "cr_uuid.h"
+
+struct json_fixture {
+    struct cr_req req;
+};
+
+static int setup(void **state)
+{
+    static struct json_fixture f;
+    memset(&f, 0, sizeof(f));
+    f.req.arena = cr_arena_new();
+    if (f.req.arena == NULL)
+        return -1;
+    f.req.content_length = -1;
+    f.req.body = "";
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct json_fixture *f = *state;
+    cr_arena_free(f->req.arena);
+    return 0;
+}
+
+static void put_cb(void *p)
+{
+    json_object_put(p);
+}
+
+/* cr_json_parse of a NUL-terminated string; CR_OK or the error. */
+static int parse_str(const char *text)
+{
+    json_object *o = (json_object *)1;
+    int rc = cr_json_parse(text, strlen(text), &o);
+    if (rc == CR_OK)
+        assert_non_null(o);
+    else
+        assert_null(o);
+    json_object_put(o);
+    return rc;
+}
+
+/* Parses text, which must be valid, into an object owned by the fixture's arena. */
+static json_object *parse_ok(struct json_fixture *f, const char *text)
+{
+    json_object *o = NULL;
+    assert_int_equal(cr_json_parse(text, strlen(text), &o), CR_OK);
+    cr_arena_cleanup(f->req.arena, put_cb, o);
+    return o;
+}
+
+/* cr_json_int of key "amount" in text with [min, max]; *out is -42 unless it succeeded. */
+static int amount_of(struct json_fixture *f, const char *text, long long min, long long max,
+                     long long *out)
+{
+    json_object *o = parse_ok(f, text);
+    f->req.errmsg = NULL;
+    *out = -42;
+    int rc = cr_json_int(&f->req, o, "amount", min, max, out);
+    if (rc != CR_OK) {
+        assert_int_equal(*out, -42);
+        assert_non_null(f->req.errmsg);
+        assert_non_null(strstr(f->req.errmsg, "amount"));
+    }
+    return rc;
+}
+
+/* A JSON object of exactly len bytes: {"a":"xxx...x"} */
+static char *object_of_len(size_t len)
+{
+    char *s = malloc(len + 1);
+    assert_non_null(s);
+    memcpy(s, "{\"a\":\"", 6);
+    memset(s + 6, 'x', len - 8);
+    memcpy(s + len - 2, "\"}", 3);
+    assert_int_equal(strlen(s), len);
+    return s;
+}
+
+/* ---- cr_json_parse ------------------------------------------------------ */
+
+static void test_parse_accepts(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{}",
+        "[]",
+        "{\"a\":1}",
+        "[1,2,3]",
+        " \t\r\n{\"a\": {\"b\": [true, false, null, \"x\", -1.5e3]}} \r\n\t",
+        "{\"reservationIds\":[\"0190f5e2-0000-7000-8000-000000000000\"]}",
+        "{\"s\":\"quote \\\" backslash \\\\ unicode \\u00e9 \\ud83d\\ude00\"}",
+        "{\"a\":1}\n",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        json_object *o = NULL;
+        assert_int_equal(cr_json_parse(ok[i], strlen(ok[i]), &o), CR_OK);
+        assert_non_null(o);
+        assert_true(json_object_is_type(o, json_type_object) ||
+                    json_object_is_type(o, json_type_array));
+        json_object_put(o);
+    }
+}
+
+static void test_parse_rejects_garbage(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{} x",        "{}{}",         "{\"a\":1}}",     "[1] [2]",   "{\"a\":1},",
+        "{",           "{\"a\":",      "{\"a\":1",       "[1,2",      "{\"a\":1,}",
+        "[1,]",        "{a:1}",        "{\"a\":01}",     "{\"a\":+1}", "{\"a\":.5}",
+        "{\"a\":tru}", "{\"a\":True}", "{\"a\" 1}",      "x",         "\xef\xbb\xbf{}",
+        "{\"a\":\"x}", "}",            "{\"a\":1}\x0b",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    }
+}
+
+static void test_parse_rejects_single_quotes(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"{\"a\":'x'}", "['x']", "{'a':1}", "{'a':'x'}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    }
+    /* A single quote inside a string is fine. */
+    assert_int_equal(parse_str("{\"a\":\"it's\"}"), CR_OK);
+}
+
+static void test_parse_rejects_comments(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"{\"a\":1 /* c */}", "/* c */{}", "// c\n{}",
+                                      "{\"a\":1} // c", "{\"a\":1}\n# c", "{} /**/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    }
+}
+
+static void test_parse_rejects_nul(void **state)
+{
+    (void)state;
+    json_object *o = NULL;
+    static const char trailing[] = "{\"a\":1}\0";
+    static const char inside[] = "{\"a\":\"x\0y\"}";
+    static const char leading[] = "\0{}";
+    assert_int_equal(cr_json_parse(trailing, sizeof(trailing) - 1, &o), CR_E_INVALID);
+    assert_null(o);
+    assert_int_equal(cr_json_parse(inside, sizeof(inside) - 1, &o), CR_E_INVALID);
+    assert_null(o);
+    assert_int_equal(cr_json_parse(leading, sizeof(leading) - 1, &o), CR_E_INVALID);
+    assert_null(o);
+    /* len counts: the same text without the NUL parses. */
+    assert_int_equal(cr_json_parse(trailing, sizeof(trailing) - 2, &o), CR_OK);
+    json_object_put(o);
+}
+
+static void test_parse_rejects_empty(void **state)
+{
+    (void)state;
+    json_object *o = (json_object *)1;
+    assert_int_equal(cr_json_parse("", 0, &o), CR_E_INVALID);
+    assert_null(o);
+    assert_int_equal(parse_str(" "), CR_E_INVALID);
+    assert_int_equal(parse_str("\n\t "), CR_E_INVALID);
+    /* len 0 wins over whatever the pointer holds */
+    assert_int_equal(cr_json_parse("{}", 0, &o), CR_E_INVALID);
+}
+
+static void test_parse_size_limit(void **state)
+{
+    (void)state;
+    json_object *o = NULL;
+    char *at = object_of_len(CR_BODY_MAX);
+    char *over = object_of_len(CR_BODY_MAX + 1);
+    assert_int_equal(cr_json_parse(at, strlen(at), &o), CR_OK);
+    assert_int_equal(json_object_get_string_len(json_object_object_get(o, "a")), CR_BODY_MAX - 8);
+    json_object_put(o);
+    assert_int_equal(cr_json_parse(over, strlen(over), &o), CR_E_INVALID);
+    assert_null(o);
+    /* Whitespace counts too. */
+    memset(at, ' ', CR_BODY_MAX);
+    memcpy(at, "{}", 2);
+    assert_int_equal(cr_json_parse(at, CR_BODY_MAX, &o), CR_OK);
+    json_object_put(o);
+    char *ws = malloc(CR_BODY_MAX + 2);
+    assert_non_null(ws);
+    memset(ws, ' ', CR_BODY_MAX + 1);
+    memcpy(ws, "{}", 2);
+    assert_int_equal(cr_json_parse(ws, CR_BODY_MAX + 1, &o), CR_E_INVALID);
+    free(ws);
+    free(at);
+    free(over);
+}
+
+static void test_parse_depth(void **state)
+{
+    (void)state;
+    char deep[2001];
+    json_object *o = NULL;
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 1000);
+    deep[2000] = '\0';
+    assert_int_equal(cr_json_parse(deep, 2000, &o), CR_E_INVALID);
+    assert_null(o);
+    assert_int_equal(cr_json_parse(deep + 990, 20, &o), CR_OK); /* 10 levels */
+    json_object_put(o);
+}
+
+/* ---- cr_json_int -------------------------------------------------------- */
+
+static void test_int_accepts(void **state)
+{
+    struct json_fixture *f = *state;
+    long long v;
+    assert_int_equal(amount_of(f, "{\"amount\":1}", 1, 10000000, &v), CR_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(amount_of(f, "{\"amount\":10000000}", 1, 10000000, &v), CR_OK);
+    assert_int_equal(v, 10000000);
+    assert_int_equal(amount_of(f, "{\"amount\": 10000 , \"other\": 1.5}", 1, 10000000, &v), CR_OK);
+    assert_int_equal(v, 10000);
+    assert_int_equal(amount_of(f, "{\"amount\":-5}", -10, 10, &v), CR_OK);
+    assert_int_equal(v, -5);
+    assert_int_equal(amount_of(f, "{\"amount\":0}", 0, 0, &v), CR_OK);
+    assert_int_equal(v, 0);
+    /* The ends of int64 */
+    assert_int_equal(amount_of(f, "{\"amount\":9223372036854775807}", 1, INT64_MAX, &v), CR_OK);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(amount_of(f, "{\"amount\":-9223372036854775808}", INT64_MIN, 0, &v), CR_OK);
+    assert_true(v == INT64_MIN);
+}
+
+static void test_int_rejects(void **state)
+{
+    struct json_fixture *f = *state;
+    static const char *const bad[] = {
+        "{\"amount\":1000.0}",
+        "{\"amount\":1e3}",
+        "{\"amount\":1E3}",
+        "{\"amount\":1e+3}",
+        "{\"amount\":-0.5}",
+        "{\"amount\":\"1000\"}",
+        "{\"amount\":true}",
+        "{\"amount\":false}",
+        "{\"amount\":null}",
+        "{\"amount\":[1000]}",
+        "{\"amount\":{\"v\":1000}}",
+        "{\"other\":1000}",
+        "{\"Amount\":1000}",
+        "{\"amount\":0}",
+        "{\"amount\":-1}",
+        "{\"amount\":10000001}",
+        "{\"amount\":99999999999999999999}",
+        "{\"amount\":18446744073709551615}",
+        "{\"amount\":9223372036854775808}",
+        "{\"amount\":-99999999999999999999}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long long v;
+        if (amount_of(f, bad[i], 1, 10000000, &v) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    }
+}
+
+static void test_int_beyond_int64_with_full_range(void **state)
+{
+    struct json_fixture *f = *state;
+    long long v;
+    /* Even with the widest range, a value json-c keeps as uint64 is out of range. */
+    assert_int_equal(amount_of(f, "{\"amount\":18446744073709551615}", INT64_MIN, INT64_MAX, &v),
+                     CR_E_INVALID);
+    assert_int_equal(amount_of(f, "{\"amount\":99999999999999999999}", INT64_MIN, INT64_MAX, &v),
+                     CR_E_INVALID);
+    assert_int_equal(amount_of(f, "{\"amount\":9223372036854775808}", INT64_MIN, INT64_MAX, &v),
+                     CR_E_INVALID);
+}
+
+static void test_int_messages(void **state)
+{
+    struct json_fixture *f = *state;
+    long long v;
+    assert_int_equal(amount_of(f, "{}", 1, 10, &v), CR_E_INVALID);
+    assert_string_equal(f->req.errmsg, "amount is required");
+    assert_int_equal(amount_of(f, "{\"amount\":\"5\"}", 1, 10, &v), CR_E_INVALID);
+    assert_string_equal(f->req.errmsg, "amount must be an integer");
+    assert_int_equal(amount_of(f, "{\"amount\":11}", 1, 10, &v), CR_E_INVALID);
+    assert_string_equal(f->req.errmsg, "amount must be from 1 to 10");
+}
+
+static void test_is_int(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = parse_ok(f, "{\"i\":3,\"d\":3.0,\"e\":3e0,\"s\":\"3\",\"b\":true,\"n\":null}");
+    assert_true(cr_json_is_int(json_object_object_get(o, "i")));
+    assert_false(cr_json_is_int(json_object_object_get(o, "d")));
+    assert_false(cr_json_is_int(json_object_object_get(o, "e")));
+    assert_false(cr_json_is_int(json_object_object_get(o, "s")));
+    assert_false(cr_json_is_int(json_object_object_get(o, "b")));
+    assert_false(cr_json_is_int(json_object_object_get(o, "n")));
+    assert_false(cr_json_is_int(NULL));
+}
+
+/* ---- cr_json_uuid, cr_json_array ----------------------------------------- */
+
+static void test_uuid_field(void **state)
+{
+    struct json_fixture *f = *state;
+    struct cr_uuid u, want;
+    char buf[CR_UUID_STRLEN];
+    json_object *o = parse_ok(f, "{\"userId\":\"0190f5e2-abcd-7ef0-8123-456789abcdef\","
+                                 "\"upper\":\"0190F5E2-ABCD-7EF0-8123-456789ABCDEF\","
+                                 "\"short\":\"0190f5e2-abcd-7ef0-8123-456789abcde\","
+                                 "\"nodash\":\"0190f5e2abcd7ef08123456789abcdef\","
+                                 "\"num\":5,\"nul\":null,\"arr\":[\"x\"]}");
+    assert_int_equal(cr_uuid_parse("0190f5e2-abcd-7ef0-8123-456789abcdef", &want), CR_OK);
+    assert_int_equal(cr_json_uuid(&f->req, o, "userId", &u), CR_OK);
+    assert_memory_equal(u.b, want.b, 16);
+    assert_string_equal(cr_uuid_format(&u, buf), "0190f5e2-abcd-7ef0-8123-456789abcdef");
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(cr_json_uuid(&f->req, o, "upper", &u), CR_OK);
+    assert_memory_equal(u.b, want.b, 16);
+
+    static const char *const bad[] = {"short", "nodash", "num", "nul", "arr", "missing"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f->req.errmsg = NULL;
+        assert_int_equal(cr_json_uuid(&f->req, o, bad[i], &u), CR_E_INVALID);
+        assert_non_null(f->req.errmsg);
+        assert_non_null(strstr(f->req.errmsg, bad[i]));
+    }
+}
+
+static void test_array_field(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = parse_ok(f, "{\"one\":[\"a\"],\"four\":[1,2,3,4],\"five\":[1,2,3,4,5],"
+                                 "\"empty\":[],\"str\":\"[1]\",\"obj\":{\"0\":1},\"nul\":null}");
+    json_object *arr = NULL;
+    assert_int_equal(cr_json_array(&f->req, o, "one", 1, 4, &arr), CR_OK);
+    assert_ptr_equal(arr, json_object_object_get(o, "one"));
+    assert_int_equal(json_object_array_length(arr), 1);
+    assert_int_equal(cr_json_array(&f->req, o, "four", 1, 4, &arr), CR_OK);
+    assert_int_equal(json_object_array_length(arr), 4);
+    assert_int_equal(cr_json_array(&f->req, o, "empty", 0, 4, &arr), CR_OK);
+    assert_int_equal(json_object_array_length(arr), 0);
+
+    static const char *const bad[] = {"five", "empty", "str", "obj", "nul", "missing"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        arr = NULL;
+        f->req.errmsg = NULL;
+        assert_int_equal(cr_json_array(&f->req, o, bad[i], 1, 4, &arr), CR_E_INVALID);
+        assert_null(arr);
+        assert_non_null(f->req.errmsg);
+        assert_non_null(strstr(f->req.errmsg, bad[i]));
+    }
+}
+
+/* ---- cr_json_body ------------------------------------------------------- */
+
+static void set_body(struct json_fixture *f, const char *body)
+{
+    f->req.body = body;
+    f->req.body_len = strlen(body);
+    f->req.errmsg = NULL;
+}
+
+static void test_body_empty(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = NULL;
+    set_body(f, "");
+    assert_int_equal(cr_json_body(&f->req, &o), CR_OK);
+    assert_non_null(o);
+    assert_true(json_object_is_type(o, json_type_object));
+    assert_int_equal(json_object_object_length(o), 0);
+}
+
+static void test_body_whitespace(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = NULL;
+    set_body(f, " \r\n\t ");
+    assert_int_equal(cr_json_body(&f->req, &o), CR_OK);
+    assert_non_null(o);
+    assert_true(json_object_is_type(o, json_type_object));
+    assert_int_equal(json_object_object_length(o), 0);
+}
+
+static void test_body_object(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = NULL;
+    long long v = 0;
+    set_body(f, "{\"amount\": 10000}");
+    assert_int_equal(cr_json_body(&f->req, &o), CR_OK);
+    assert_int_equal(cr_json_int(&f->req, o, "amount", 1, 10000000, &v), CR_OK);
+    assert_int_equal(v, 10000);
+}
+
+static void test_body_not_object(void **state)
+{
+    struct json_fixture *f = *state;
+    static const char *const bad[] = {"[]", "[{}]", "\"x\"", "1 "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_object *o = NULL;
+        set_body(f, bad[i]);
+        assert_int_equal(cr_json_body(&f->req, &o), CR_E_INVALID);
+        assert_null(o);
+        assert_non_null(f->req.errmsg);
+        assert_non_null(strstr(f->req.errmsg, "object"));
+    }
+}
+
+static void test_body_malformed(void **state)
+{
+    struct json_fixture *f = *state;
+    json_object *o = NULL;
+    set_body(f, "{\"amount\": 10000");
+    assert_int_equal(cr_json_body(&f->req, &o), CR_E_INVALID);
+    assert_null(o);
+    assert_non_null(f->req.errmsg);
+    assert_non_null(strstr(f->req.errmsg, "JSON"));
+}
+
+/* ---- output helpers ----------------------------------------------------- */
+
+static void test_add_and_text(void **state)
+{
+    struct json_fixture *f = *state;
+    struct cr_uuid u;
+    json_object *o = json_object_new_object();
+    cr_arena_cleanup(f->req.arena, put_cb, o);
+    memset(&u, 0, sizeof(u));
+    u.b[15] = 0xab;
+    cr_json_add_uuid(o, "id", &u);
+    cr_json_add_time(o, "at", 0);
+    cr_json_add_str(o, "path", "a/b");
+    cr_json_add_str(o, "none", NULL);
+    cr_json_add_int(o, "n", -9000000000LL);
+    assert_string_equal(cr_json_text(f->req.arena, o),
+                        "{\"id\":\"00000000-0000-0000-0000-0000000000ab\","
+                        "\"at\":\"1970-01-01T00:00:00.000Z\",\"path\":\"a/b\",\"none\":null,"
+                        "\"n\":-9000000000}");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_accepts),
+        cmocka_unit_test(test_parse_rejects_garbage),
+        cmocka_unit_test(test_parse_rejects_single_quotes),
+        cmocka_unit_test(test_parse_rejects_comments),
+        cmocka_unit_test(test_parse_rejects_nul),
+        cmocka_unit_test(test_parse_rejects_empty),
+        cmocka_unit_test(test_parse_size_limit),
+        cmocka_unit_test(test_parse_depth),
+        cmocka_unit_test_setup_teardown(test_int_accepts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_beyond_int64_with_full_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_is_int, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uuid_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_array_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_whitespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_not_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_and_text, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
