@@ -7,7 +7,10 @@
 
 #include "cr_http.h"
 
-enum cr_token_need { CR_TOKEN_NONE, CR_TOKEN_VALID, CR_TOKEN_ACTIVE };
+/* NONE: no token; VALID: waiting or active; ACTIVE: admitted only. SPENT_OK: valid, or spent by
+ * a payment (caller.used = 1): for the payment route, whose handler may only replay a recorded
+ * response to a spent token, and must itself refuse what ACTIVE would refuse otherwise. */
+enum cr_token_need { CR_TOKEN_NONE, CR_TOKEN_VALID, CR_TOKEN_ACTIVE, CR_TOKEN_SPENT_OK };
 enum cr_body_need { CR_BODY_NONE, CR_BODY_OPTIONAL, CR_BODY_REQUIRED };
 
 /* A handler parses its input, calls the library and fills resp. It returns CR_OK, or an error

@@ -41,6 +41,8 @@ int cr_token_gate(struct cr_req *req, enum cr_token_need need)
     if (rc != CR_OK)
         return rc;
     rc = cr_queue_lookup(req->arena, token, &req->caller);
+    if (rc == CR_E_TOKEN_INVALID && req->caller.used && need == CR_TOKEN_SPENT_OK)
+        return CR_OK;
     if (rc != CR_OK)
         return rc;
     if (need == CR_TOKEN_ACTIVE && !req->caller.active)
