@@ -1,0 +1,74 @@
+/* cr_catalog.h: the catalogue reads: concerts, a concert's upcoming schedules, a seat map. */
+#ifndef CR_CATALOG_H
+#define CR_CATALOG_H
+
+#include "cr_arena.h"
+
+/* One concert of the list. Strings live in the arena given to cr_catalog_concerts(). */
+struct cr_concert {
+    long long id;
+    const char *title;
+    const char *venue;
+};
+
+/* One upcoming schedule with its seat counts as of the now_ms it was read at. */
+struct cr_schedule {
+    long long id;
+    long long starts_at; /* ms since the epoch, UTC */
+    long long total_seats;
+    long long available_seats; /* AVAILABLE seats plus holds already run out */
+};
+
+/* The visible status of a seat: a hold whose time ran out reads as CR_SEAT_AVAILABLE. */
+/* The values are the codes cr_catalog_sql_seats computes. */
+enum cr_seat_status { CR_SEAT_AVAILABLE = 0, CR_SEAT_HELD = 1, CR_SEAT_SOLD = 2 };
+
+struct cr_seat {
+    long long seat_no;
+    long long price;
+    enum cr_seat_status status;
+};
+
+/* A schedule's seat map, ordered by seat number. */
+struct cr_seat_map {
+    long long schedule_id;
+    long long concert_id;
+    long long starts_at; /* ms */
+    struct cr_seat *seats;
+    int nseats;
+};
+
+/* The SQL the functions below run, exported so that the EXPLAIN test checks exactly the
+ * statements the service issues. The parameters of each are listed at its definition in
+ * cr_catalog.c. cr_catalog_sqls holds all of them, NULL-terminated. */
+extern const char cr_catalog_sql_concerts[];
+extern const char cr_catalog_sql_schedules[];
+extern const char cr_catalog_sql_concert[];
+extern const char cr_catalog_sql_seats[];
+extern const char cr_catalog_sql_schedule[];
+extern const char *const cr_catalog_sqls[];
+
+/* Lists every concert, ordered by id (one query: cr_catalog_sql_concerts, no parameters).
+ * *out is an arena array of *n entries (NULL when there are none). CR_OK or a database
+ * error (CR_E_UNAVAILABLE, CR_E_INTERNAL). */
+int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n);
+
+/* Lists the schedules of concert_id that start after now_ms, earliest first, with their
+ * available seats counted as of now_ms; available_only keeps only those with at least one.
+ * One query (cr_catalog_sql_schedules), and a second (cr_catalog_sql_concert) only when the
+ * first finds nothing, to tell an unknown concert from one without upcoming schedules.
+ * *out is an arena array of *n entries. CR_E_NOT_FOUND when the concert does not exist,
+ * else as above. */
+int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now_ms,
+                         int available_only, struct cr_schedule **out, int *n);
+
+/* Reads the seat map of schedule_id as of now_ms into *out (seats in the arena).
+ * One query (cr_catalog_sql_seats), and a second (cr_catalog_sql_schedule) only when the
+ * first finds no seat. CR_E_NOT_FOUND when the schedule does not exist, else as above. */
+int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
+                     struct cr_seat_map *out);
+
+/* The contract's name of a seat status: "AVAILABLE", "HELD" or "SOLD" (a static string). */
+const char *cr_catalog_seat_status_name(enum cr_seat_status s);
+
+#endif
