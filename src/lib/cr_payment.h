@@ -1,0 +1,84 @@
+/* cr_payment.h: paying held reservations in one transaction, the post-commit steps (queue
+ * place given back, history row written from the outbox) and the payment history read. */
+#ifndef CR_PAYMENT_H
+#define CR_PAYMENT_H
+
+#include <json-c/json.h>
+
+#include "cr_arena.h"
+#include "cr_idem.h"
+#include "cr_uuid.h"
+
+#define CR_PAYMENT_MAX_IDS 4    /* reservations paid at once: 1 to 4 */
+#define CR_PAYMENT_LIST_MAX 100 /* payments the history read returns (newest first) */
+
+/* One payment. Filled by cr_payment_pay; on failure only reason is meaningful. */
+struct cr_payment {
+    struct cr_uuid id;                             /* paymentId */
+    struct cr_uuid user;                           /* userId */
+    struct cr_uuid reservations[CR_PAYMENT_MAX_IDS]; /* in the order the client gave them */
+    int nreservations;
+    long long amount;     /* the total debited */
+    long long balance;    /* the balance after the debit */
+    long long paid_at;    /* ms */
+    long long payment_id; /* internal payments.id */
+    long long outbox_id;  /* the PAYMENT_HISTORY outbox row written with the payment */
+    const char *reason;   /* on failure: a public message naming the deciding reservation
+                           * (arena string), or NULL */
+};
+
+/* One row of the payment history. reservation_ids is the JSON array text (arena-owned). */
+struct cr_payment_item {
+    struct cr_uuid id;
+    const char *reservation_ids;
+    long long amount;
+    long long paid_at; /* ms */
+};
+
+/* Checks a requested set of reservation ids: 1 to CR_PAYMENT_MAX_IDS, no id twice. CR_OK or
+ * CR_E_INVALID. */
+int cr_payment_check_ids(const struct cr_uuid *ids, int n);
+
+/* The Idempotency-Key fingerprint of paying ids: "ids=" and the lower-case ids sorted and
+ * comma-separated, so the same set in any order is the same request. An arena string. */
+const char *cr_payment_fingerprint(struct cr_arena *a, const struct cr_uuid *ids, int n);
+
+/* Pays reservations ids[0..n) (checked as cr_payment_check_ids does) for the user with public
+ * id user and internal id user_id, as of now_ms, in ONE transaction: the user's row and then
+ * every reservation are locked; each must be this user's, HELD and live (expires_at > now_ms);
+ * the balance is debited once by the total, never below zero; every seat becomes SOLD and
+ * every reservation PAID, each by a version-checked conditional UPDATE; the PAYMENT balance
+ * entry, the payments row (a new UUIDv7) and a PAYMENT_HISTORY outbox row are inserted; and
+ * idem (which may carry no key) records the 201 response. All or nothing.
+ * On CR_OK, *out is the payment and *body the response's JSON text (in a); send exactly
+ * *body. Errors, decided over the whole set in this order (out->reason names the first
+ * reservation that decided it): CR_E_INVALID (bad ids), CR_E_NOT_FOUND (an unknown
+ * reservation), CR_E_FORBIDDEN (another user's), CR_E_ALREADY_PAID, CR_E_EXPIRED (a hold that
+ * ran out, is EXPIRED or CANCELLED, or lost its seat; holds that ran out are then released
+ * in a separate transaction), CR_E_INSUFFICIENT (the balance is lower than the total),
+ * CR_E_IN_PROGRESS (idem was taken over), or a database error. On any error nothing of the
+ * payment was written. */
+int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long user_id,
+                   const struct cr_uuid *ids, int n, long long now_ms, struct cr_idem *idem,
+                   struct cr_payment *out, const char **body);
+
+/* The steps after the payment's COMMIT, none of which can undo it: gives the queue token
+ * back as spent (cr_queue_leave with used = 1: the next waiter is admitted, and the token is
+ * remembered for a replay), then writes the payment's history row from its outbox row.
+ * token may be NULL (no token to give back). fail_history (the TEST_FAIL_HISTORY switch)
+ * makes the history write fail as if the database had refused it. A failure of either step
+ * is logged; an unwritten history row stays PENDING for concert-expire. */
+void cr_payment_after_commit(struct cr_arena *a, const char *token, const struct cr_payment *p,
+                             int fail_history);
+
+/* The contract's 201 body {"paymentId", "userId", "reservationIds", "amount", "balance",
+ * "status": "PAID", "paidAt"}; a new object owned by the caller. */
+json_object *cr_payment_json(const struct cr_payment *p);
+
+/* The newest CR_PAYMENT_LIST_MAX payments of user user_id from payment_history (the read
+ * model the outbox fills), newest first. *items is an arena array of *n. CR_OK or a database
+ * error. */
+int cr_payment_list(struct cr_arena *a, long long user_id, struct cr_payment_item **items,
+                    int *n);
+
+#endif
