@@ -39,6 +39,10 @@ struct cr_req {
     struct cr_caller caller;
     const char *errmsg;    /* public message of the error being returned, NULL: default */
     const char *errdetail; /* internal detail for the log only */
+    /* Work that must not delay the answer: run once the response is sent, before the arena
+     * is reset (so ctx may live in it). Its failures can only be logged. */
+    void (*after)(struct cr_req *req, void *ctx);
+    void *after_ctx;
 };
 
 struct cr_resp {

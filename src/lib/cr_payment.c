@@ -401,17 +401,22 @@ int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long use
 /* ---------------------------------------------------------------------------------------- */
 /* After the commit, and the reads.                                                          */
 
-void cr_payment_after_commit(struct cr_arena *a, const char *token, const struct cr_payment *p,
-                             int fail_history)
+void cr_payment_release_token(struct cr_arena *a, const char *token, const struct cr_payment *p)
+{
+    char id[CR_UUID_STRLEN];
+    int rc;
+    if (token != NULL && (rc = cr_queue_leave(a, token, 1)) != CR_OK)
+        cr_log_error("payment %s: the queue token was not given back (%d); its place frees "
+                     "when its active time ends",
+                     cr_uuid_format(&p->id, id), rc);
+}
+
+void cr_payment_write_history(struct cr_arena *a, const struct cr_payment *p, int fail_history)
 {
     char id[CR_UUID_STRLEN];
     int rc, written = 0;
 
     cr_uuid_format(&p->id, id);
-    if (token != NULL && (rc = cr_queue_leave(a, token, 1)) != CR_OK)
-        cr_log_error("payment %s: the queue token was not given back (%d); its place frees "
-                     "when its active time ends",
-                     id, rc);
     if (fail_history) {
         cr_log_warn("payment %s: history write failed on purpose (TEST_FAIL_HISTORY); "
                     "outbox row %lld is left to concert-expire",

@@ -62,14 +62,16 @@ int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long use
                    const struct cr_uuid *ids, int n, long long now_ms, struct cr_idem *idem,
                    struct cr_payment *out, const char **body);
 
-/* The steps after the payment's COMMIT, none of which can undo it: gives the queue token
- * back as spent (cr_queue_leave with used = 1: the next waiter is admitted, and the token is
- * remembered for a replay), then writes the payment's history row from its outbox row.
- * token may be NULL (no token to give back). fail_history (the TEST_FAIL_HISTORY switch)
- * makes the history write fail as if the database had refused it. A failure of either step
- * is logged; an unwritten history row stays PENDING for concert-expire. */
-void cr_payment_after_commit(struct cr_arena *a, const char *token, const struct cr_payment *p,
-                             int fail_history);
+/* Gives the payment's queue token back as spent, right after the COMMIT and before the
+ * answer, so the token passes no gate from then on: cr_queue_leave with used = 1 admits the
+ * next waiter and remembers the token for a replay. token may be NULL. A failure is logged
+ * (the place then frees when the token's active time ends); it cannot undo the payment. */
+void cr_payment_release_token(struct cr_arena *a, const char *token, const struct cr_payment *p);
+
+/* Writes the payment's history row from its outbox row; meant to run after the answer is
+ * sent. fail_history (the TEST_FAIL_HISTORY switch) makes it fail as if the database had
+ * refused. A failure is logged and the row stays PENDING for concert-expire. */
+void cr_payment_write_history(struct cr_arena *a, const struct cr_payment *p, int fail_history);
 
 /* The contract's 201 body {"paymentId", "userId", "reservationIds", "amount", "balance",
  * "status": "PAID", "paidAt"}; a new object owned by the caller. */

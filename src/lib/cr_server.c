@@ -157,6 +157,8 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         cr_dispatch(routes, nroutes, &req, &resp);
         cr_server_write(&r, &req, &resp);
         FCGX_Finish_r(&r); /* envp is gone after this: nothing may point into it */
+        if (req.after != NULL)
+            req.after(&req, req.after_ctx);
         cr_log_set_request(NULL);
         cr_arena_reset(arena);
     }

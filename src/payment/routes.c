@@ -41,6 +41,12 @@ static int payment_token_refusal(struct cr_req *req)
     return cr_fail(req, CR_E_TOKEN_NOT_ACTIVE, "the queue token is still waiting in line");
 }
 
+/* Runs after the 201 is sent: the payment's history row, from its outbox row. */
+static void payment_write_history(struct cr_req *req, void *ctx)
+{
+    cr_payment_write_history(req->arena, ctx, cr_config_int("TEST_FAIL_HISTORY") != 0);
+}
+
 /* POST /api/v1/payments {"reservationIds"} [Idempotency-Key]: 201 with the payment.
  * The route lets spent tokens through (CR_TOKEN_SPENT_OK) only so that a payment repeated
  * with its Idempotency-Key gets its recorded answer: a spent or waiting token gets a
@@ -79,9 +85,13 @@ static int payment_pay(struct cr_req *req, struct cr_resp *resp)
             cr_fail(req, rc, "%s", pay.reason);
         return cr_idem_fail(req, &idem, rc);
     }
-    /* Committed: from here nothing can fail the request. */
-    cr_payment_after_commit(req->arena, req->caller.token, &pay,
-                            cr_config_int("TEST_FAIL_HISTORY") != 0);
+    /* Committed: from here nothing can fail the request. The history row is written once
+     * the answer is out (the outbox and concert-expire cover a failure there). */
+    cr_payment_release_token(req->arena, req->caller.token, &pay);
+    struct cr_payment *done = cr_arena_alloc(req->arena, sizeof(*done));
+    *done = pay;
+    req->after = payment_write_history;
+    req->after_ctx = done;
     resp->status = 201;
     resp->raw = text; /* exactly the bytes recorded for a replay */
     return CR_OK;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "cr_arena.h"
@@ -272,4 +273,14 @@ long long fx_history_rows(const char *user)
 {
     struct cr_db_val p[] = {CR_DB_I(fx_user_db_id(user))};
     return fx_db_int("SELECT COUNT(*) FROM payment_history WHERE user_id = ?", p, 1);
+}
+
+long long fx_history_rows_reach(const char *user, long long want)
+{
+    long long n = fx_history_rows(user);
+    for (int i = 0; i < 100 && n != want; i++) {
+        usleep(20000);
+        n = fx_history_rows(user);
+    }
+    return n;
 }

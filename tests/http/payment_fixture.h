@@ -50,5 +50,8 @@ const char *fx_seat_status(const char *rid, char *buf);
 long long fx_payments(const char *user);
 long long fx_payment_entries(const char *user);
 long long fx_history_rows(const char *user);
+/* The history is written just after the payment's answer: waits up to 2 s for the user's
+ * row count to reach want and returns the count seen last. */
+long long fx_history_rows_reach(const char *user, long long want);
 
 #endif
