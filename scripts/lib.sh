@@ -6,7 +6,10 @@ CR_GROUPS=(queue concert reservation wallet payment)
 CR_PACKAGES=(build-essential ca-certificates valgrind autoconf automake libtool pkg-config
   libfcgi-dev spawn-fcgi multiwatch libjson-c-dev libmariadb-dev mariadb-server mariadb-client
   redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev
-  curl wrk cron logrotate)
+  curl wrk cron logrotate procps iproute2)
+# API docs: node runs the OpenAPI linter (tools/package.json); chromium renders /docs in a test.
+# npm itself is added only when no npm is on PATH (NodeSource's nodejs bundles its own).
+CR_PACKAGES+=(nodejs chromium)
 
 cr_log() { printf '[cr] %s\n' "$*" >&2; }
 cr_die() { cr_log "ERROR: $*"; exit 1; }
@@ -19,10 +22,26 @@ cr_install_packages() {
   for p in "${CR_PACKAGES[@]}"; do
     [[ $'\n'"$installed"$'\n' == *$'\n'"$p"$'\n'* ]] || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  cr_log "installing: ${missing[*]}"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    cr_log "installing: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+  cr_install_node_tools
+}
+
+# The npm packages pinned in tools/package-lock.json (Redocly CLI, swagger-ui-dist) into
+# tools/node_modules (not committed): npm ci when node_modules is missing or the lock changed.
+cr_install_node_tools() {
+  local tools="$CR_ROOT/tools"
+  [ -e "$tools/package-lock.json" ] || return 0
+  if [ -d "$tools/node_modules" ] && cmp -s "$tools/package-lock.json" "$tools/node_modules/.cr-lock"; then
+    return 0
+  fi
+  cr_log "npm ci --prefix tools"
+  (cd "$tools" && npm ci --prefix . --no-audit --no-fund --ignore-scripts) || cr_die "npm ci in $tools failed"
+  cp "$tools/package-lock.json" "$tools/node_modules/.cr-lock"
 }
 
 # cr_build BUILD_DIR [configure args...]: autoreconf/configure only when stale, then make.
@@ -177,26 +196,73 @@ cr__redis_pong() { [ "$(redis-cli -s "$1" ping 2>/dev/null)" = PONG ]; }
 
 # One group = spawn-fcgi (binds the socket) exec'ing multiwatch, which keeps N workers alive.
 # The app logs to LOG_FILE; stray stderr output (multiwatch, sanitizers) goes to <group>.stderr.log.
+# The socket is run/<group>.<slot>.sock (slot a or b); run/<group>.sock is a symlink to it. nginx
+# connects through the link on every request, so cr_groups_reload can start the next generation
+# in the other slot and switch over with one atomic rename.
 cr__start_group() {
-  local g="$1" sock="$CR_DIR/run/$1.sock" pidf="$CR_DIR/run/$1.pid"
-  cr__running "$pidf" && return 0
+  cr__running "$CR_DIR/run/$1.pid" && return 0
+  cr__spawn_group "$1" "$2" a "$CR_DIR/run/$1.pid"
+  cr__wait 10 test -S "$CR_DIR/run/$1.a.sock" \
+    || { tail -n 20 "$CR_DIR/log/$1.stderr.log" >&2; cr_die "group $1 did not come up"; }
+  cr__link_group "$1" a
+}
+
+# cr__spawn_group GROUP WORKERS SLOT PIDFILE: starts spawn-fcgi + multiwatch on run/GROUP.SLOT.sock.
+cr__spawn_group() {
+  local g="$1" n="$2" sock="$CR_DIR/run/$1.$3.sock" pidf="$4"
   [ -x "$BIN/$g-fcgi" ] || cr_die "missing executable $BIN/$g-fcgi"
-  cr_log "starting group $g ($2 workers)"
-  rm -f "$sock"
+  cr_log "starting group $g ($n workers on $(basename "$sock"))"
+  rm -f "$sock" "$pidf"
   # setsid: own session and process group (pgid = pid), so stop can signal the whole group.
+  # No "-s": Debian's multiwatch 1.0.0 sends the wrong signal for a name given there ("-s TERM"
+  # sends SIGQUIT, which kills a worker mid-request); its default, USR1, arrives as USR1, and a
+  # worker takes it like TERM: it finishes the request it is serving and exits.
   # shellcheck disable=SC2016
   CONCERT_CONFIG="$CR_DIR/concert.conf" LOG_FILE="$CR_DIR/log/$g.log" CR_GROUP="$g" \
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
-    spawn-fcgi -s "$sock" -M 0660 -n -- /usr/bin/multiwatch -f "$2" -s TERM -- "$BIN/$g-fcgi" \
+    spawn-fcgi -s "$sock" -M 0660 -n -- /usr/bin/multiwatch -f "$n" -- "$BIN/$g-fcgi" \
     </dev/null >>"$CR_DIR/log/$g.stderr.log" 2>&1 &
-  cr__wait 10 test -S "$sock" || { tail -n 20 "$CR_DIR/log/$g.stderr.log" >&2; cr_die "group $g did not come up"; }
+}
+# cr__kids PIDFILE: sets CR_KIDS to the child pids of the process in PIDFILE (its workers).
+cr__kids() {
+  local pid=""
+  CR_KIDS=""
+  read -r pid 2>/dev/null <"$1" || [ -n "$pid" ] || return 1
+  if [ -r "/proc/$pid/task/$pid/children" ]; then
+    read -r CR_KIDS 2>/dev/null <"/proc/$pid/task/$pid/children" || true
+  else
+    CR_KIDS="$(pgrep -P "$pid" | tr '\n' ' ')"
+  fi
+}
+# cr__groups_steady N PIDFILE...: each supervisor runs N workers, and the same ones 0.3 s later.
+cr__groups_steady() {
+  local n="$1" f i=0 w snap=()
+  shift
+  for f in "$@"; do
+    cr__kids "$f" || return 1
+    # shellcheck disable=SC2206
+    w=($CR_KIDS)
+    [ "${#w[@]}" -eq "$n" ] || return 1
+    snap+=("$CR_KIDS")
+  done
+  sleep 0.3
+  for f in "$@"; do
+    cr__kids "$f" && [ "$CR_KIDS" = "${snap[$i]}" ] || return 1
+    i=$((i + 1))
+  done
+}
+cr__link_group() {                                    # GROUP SLOT: run/GROUP.sock -> GROUP.SLOT.sock
+  ln -sfn "$1.$2.sock" "$CR_DIR/run/.$1.sock.new" && mv -fT "$CR_DIR/run/.$1.sock.new" "$CR_DIR/run/$1.sock"
 }
 
 cr__start_nginx() {
   local ndir="$CR_DIR/nginx" conf="$CR_DIR/nginx/nginx.conf"
   mkdir -p "$ndir"/{client_body,fastcgi,proxy,scgi,uwsgi}_temp
+  local root tools
+  root="$(cd "$CR_ROOT" && pwd)"; tools="$(cd "${CR_TOOLS_DIR:-$root/tools}" 2>/dev/null && pwd || echo "$root/tools")"
   sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" \
       -e "s|@RATE_LIMIT@|${RATE_LIMIT:-20000}|g" -e "s|@RATE_BURST@|${RATE_BURST:-20000}|g" \
+      -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then
     rm -f "$conf.new"
@@ -216,22 +282,26 @@ cr__start_nginx() {
 }
 
 # Stops the five groups of $CR_DIR. TERM goes only to the multiwatch supervisors (they pass it
-# on and stop respawning; signalling the whole process group races with respawn), to all at
-# once; a group still there after 15 s is KILLed.
+# on as USR1 and stop respawning; signalling the whole process group races with respawn), to all
+# at once; each worker finishes its current request; a group still there after 15 s is KILLed.
 cr__stop_groups() {
-  local g pid pids=()
+  local g f pid pids=()
   for g in "${CR_GROUPS[@]}"; do
-    pid="$(cr__pid "$CR_DIR/run/$g.pid" || true)"
-    if cr__alive "$pid"; then
-      cr_log "stopping group $g"
-      kill -TERM "$pid" 2>/dev/null || true
-      pids+=("$pid")
-    fi
+    for f in "$g" "$g.old" "$g.next"; do   # .old/.next: generations of an interrupted reload
+      pid="$(cr__pid "$CR_DIR/run/$f.pid" || true)"
+      if cr__alive "$pid"; then
+        cr_log "stopping group $f"
+        kill -TERM "$pid" 2>/dev/null || true
+        pids+=("$pid")
+      fi
+    done
   done
   for pid in "${pids[@]}"; do
     cr__wait 15 cr__gone "$pid" || cr__stop_pid "$pid" group
   done
-  for g in "${CR_GROUPS[@]}"; do rm -f "$CR_DIR/run/$g.sock" "$CR_DIR/run/$g.pid"; done
+  for g in "${CR_GROUPS[@]}"; do
+    rm -f "$CR_DIR/run/$g".{,a.,b.}sock "$CR_DIR/run/$g".{,old.,next.}pid
+  done
 }
 
 # cr_groups_restart DIR BIN_DIR: restarts the five FastCGI groups, e.g. after editing concert.conf.
@@ -241,6 +311,93 @@ cr_groups_restart() {
   workers="$(cr__conf WORKERS_PER_GROUP "$CR_DIR/concert.conf")"
   cr__stop_groups
   for g in "${CR_GROUPS[@]}"; do cr__start_group "$g" "${workers:-2}"; done
+}
+
+# cr_groups_reload DIR BIN_DIR: replaces the five groups by new ones (new build, edited
+# concert.conf) without failing a request. Each new generation starts in the other socket slot
+# and must keep its workers up; then run/<group>.sock is switched to it (atomic rename), the old
+# socket's accept queue drains, and the old multiwatch gets TERM: each old worker finishes the
+# request it is serving and exits. If any new generation fails to come up, every new one is
+# stopped, the old ones keep serving, and this returns 1.
+cr_groups_reload() {
+  local CR_DIR BIN g workers cur slot
+  CR_DIR="$(cd "$1" && pwd)"; BIN="$(cd "$2" && pwd)"
+  workers="$(cr__conf WORKERS_PER_GROUP "$CR_DIR/concert.conf")"; workers="${workers:-2}"
+  local -A next=() old=()
+  for g in "${CR_GROUPS[@]}"; do
+    if ! cr__running "$CR_DIR/run/$g.pid"; then cr__start_group "$g" "$workers"; continue; fi
+    cur="$(readlink "$CR_DIR/run/$g.sock" || true)"
+    slot=a; [ "$cur" = "$g.a.sock" ] && slot=b
+    cr__spawn_group "$g" "$workers" "$slot" "$CR_DIR/run/$g.next.pid"
+    next[$g]="$slot"
+    old[$g]="${cur:-$g.sock}"   # a plain socket at run/<group>.sock: started before slots existed
+  done
+  [ ${#next[@]} -gt 0 ] || return 0
+  local pidfs=() failed=()
+  for g in "${!next[@]}"; do pidfs+=("$CR_DIR/run/$g.next.pid"); done
+  if ! cr__wait_steady "$workers" "${pidfs[@]}"; then
+    for g in "${!next[@]}"; do
+      cr__groups_steady "$workers" "$CR_DIR/run/$g.next.pid" || failed+=("$g")
+    done
+    for g in "${failed[@]}"; do tail -n 20 "$CR_DIR/log/$g.stderr.log" >&2; done
+    cr_log "new generation of ${failed[*]:-some group} did not come up; the running groups stay"
+    for g in "${!next[@]}"; do
+      cr__stop_pid "$(cr__pid "$CR_DIR/run/$g.next.pid" || true)" group
+      rm -f "$CR_DIR/run/$g.${next[$g]}.sock" "$CR_DIR/run/$g.next.pid"
+    done
+    return 1
+  fi
+  for g in "${!next[@]}"; do
+    mv -f "$CR_DIR/run/$g.pid" "$CR_DIR/run/$g.old.pid"
+    cr__link_group "$g" "${next[$g]}"
+    mv -f "$CR_DIR/run/$g.next.pid" "$CR_DIR/run/$g.pid"
+    cr_log "group $g: switched to ${next[$g]}; draining ${old[$g]}"
+  done
+  # Connections nginx made to an old socket before the switch wait in its accept queue (ss's
+  # Recv-Q of a listening socket): the old workers take them before they are told to stop.
+  sleep 0.1
+  for g in "${!old[@]}"; do cr__wait 10 cr__queue_empty "$CR_DIR/run/${old[$g]}" || true; done
+  for g in "${!old[@]}"; do kill -TERM "$(cr__pid "$CR_DIR/run/$g.old.pid")" 2>/dev/null || true; done
+  for g in "${!old[@]}"; do
+    cr__drain_stop "$(cr__pid "$CR_DIR/run/$g.old.pid" || true)"
+    rm -f "$CR_DIR/run/$g.old.pid"
+    [ "${old[$g]}" = "$g.sock" ] || rm -f "$CR_DIR/run/${old[$g]}"
+  done
+  cr_log "groups reloaded (${#next[@]})"
+}
+# cr__wait_steady N PIDFILE...: cr__groups_steady within 10 s; fails at once when a supervisor
+# is gone (multiwatch gives up after its workers died 3 times in a row).
+cr__wait_steady() {
+  local n=100 f pid
+  until cr__groups_steady "$@"; do
+    for f in "${@:2}"; do
+      pid="$(cr__pid "$f" || true)"
+      if [ -n "$pid" ] && ! cr__alive "$pid"; then return 1; fi
+    done
+    n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+cr__queue_empty() {                                   # SOCKET_PATH: nothing waits in its accept queue
+  local q; q="$(ss -xlH 2>/dev/null | awk -v p="$1" '$5 == p { print $3; exit }')"
+  [ "${q:-0}" = 0 ]
+}
+# cr__drain_stop PID: waits up to 30 s for a TERMed supervisor to end. TERM is repeated every 2 s:
+# a worker that got the first one just before blocking in accept() would wait there for good
+# (libfcgi checks its shutdown flag before accept()); a repeat interrupts the accept().
+cr__drain_stop() {
+  local i
+  for ((i = 1; i <= 15; i++)); do
+    cr__wait 2 cr__gone "$1" && return 0
+    kill -TERM "$1" 2>/dev/null || true
+  done
+  cr__stop_pid "$1" group
+}
+
+# cr_mariadb_start DIR: starts the stack's MariaDB again after it was stopped (tests).
+cr_mariadb_start() {
+  local CR_DIR; CR_DIR="$(cd "$1" && pwd)"
+  cr__start_mariadb "$(cr__conf DB_PORT "$CR_DIR/concert.conf")"
 }
 
 # cr_stack_stop DIR: stops whatever of the stack runs; never fails.

@@ -29,6 +29,8 @@ static struct cr_config_key cr_keys[] = {
     {"REDIS_TIMEOUT_MS", "1000", NULL},
     {"LOG_FILE", "", NULL},
     {"LOG_LEVEL", "info", NULL},
+    {"LOG_DIR", "", NULL},
+    {"ALERT_WEBHOOK_URL", "", NULL},
     {"WORKERS_PER_GROUP", "2", NULL},
     {"QUEUE_MODE", "redis", NULL},
     {"QUEUE_ACTIVE_MAX", "100", NULL},

@@ -3,11 +3,13 @@
  * Sessions run at READ COMMITTED in UTC. Every race in this service is decided by a
  * conditional UPDATE (a version or state check) whose affected-row count says who won, so
  * REPEATABLE READ's snapshot buys nothing, while its gap locks would add deadlocks. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -17,6 +19,7 @@
 #include "cr_db.h"
 #include "cr_error.h"
 #include "cr_log.h"
+#include "cr_time.h"
 
 #define CR_DB_MAX_STMTS 128
 #define CR_DB_MAX_PARAMS 32
@@ -43,10 +46,28 @@ void cr_db_close(void)
     cr_db_conn = NULL;
 }
 
+/* 1 when the idle connection is dead: a server that restarted (or killed us) while we were idle
+ * has closed its end, so the socket reads EOF or holds an unsolicited error packet. Without
+ * this check the next statement would be sent on it and fail; a write (not retried, since its
+ * outcome could be unknown) would then turn into a 503 for the first request after a restart. */
+static int cr_db_stale(void)
+{
+    char c;
+    int fd = (int)mysql_get_socket(cr_db_conn);
+    if (fd < 0)
+        return 1;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static int cr_db_connect(void)
 {
-    if (cr_db_conn != NULL)
-        return CR_OK;
+    if (cr_db_conn != NULL) {
+        if (cr_db_txn_open || !cr_db_stale())
+            return CR_OK;
+        cr_log_info("mariadb connection closed by the server while idle; reconnecting");
+        cr_db_close();
+    }
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
         return CR_E_INTERNAL;
@@ -115,11 +136,10 @@ static int cr_db_prepare(const char *sql, MYSQL_STMT **out)
     if (st == NULL)
         return cr_db_error(NULL, sql);
     if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-        /* Read the error before closing: the statement holds it. */
-        unsigned int e = mysql_stmt_errno(st);
+        /* Read the error before closing: the statement holds it. Closing is safe even when
+         * cr_db_error() closed a lost connection: Connector/C detaches its statements. */
         int rc = cr_db_error(st, sql);
-        if (e != 0 && cr_db_conn != NULL)
-            mysql_stmt_close(st);
+        mysql_stmt_close(st);
         return rc;
     }
     my_bool update_max = 1;
@@ -152,17 +172,12 @@ static void cr_db_ms_to_time(long long ms, MYSQL_TIME *t)
     t->time_type = MYSQL_TIMESTAMP_DATETIME;
 }
 
+/* Arithmetic, not timegm(): a seat map converts 50 of these (bench/RESULTS.md). */
 static long long cr_db_time_to_ms(const MYSQL_TIME *t)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int)t->year - 1900;
-    tm.tm_mon = (int)t->month - 1;
-    tm.tm_mday = (int)t->day;
-    tm.tm_hour = (int)t->hour;
-    tm.tm_min = (int)t->minute;
-    tm.tm_sec = (int)t->second;
-    return (long long)timegm(&tm) * 1000 + (long long)(t->second_part / 1000);
+    return (long long)cr_time_civil_ms((int)t->year, (int)t->month, (int)t->day, (int)t->hour,
+                                       (int)t->minute, (int)t->second,
+                                       (int)(t->second_part / 1000));
 }
 
 static int cr_db_is_int_type(enum enum_field_types t)

@@ -441,6 +441,24 @@ json_object *cr_payment_json(const struct cr_payment *p)
     return o;
 }
 
+void cr_payment_flush_history(struct cr_arena *a, long long user_id, int fail_history)
+{
+    struct cr_db_rows rows;
+    if (fail_history)
+        return;
+    /* Normally no row is pending: one probe of ix_outbox_status (status, id). */
+    struct cr_db_val p[] = {CR_DB_I(user_id)};
+    if (cr_db_query(a,
+                    "SELECT o.id FROM outbox AS o JOIN payments AS p ON p.id = o.payment_id "
+                    "WHERE o.status = 'PENDING' AND p.user_id = ? ORDER BY o.id LIMIT 100",
+                    p, 1, &rows) != CR_OK)
+        return;
+    for (int r = 0; r < rows.nrows; r++)
+        if (cr_outbox_deliver(a, CR_DB_CELL(&rows, r, 0)->i, NULL) != CR_OK)
+            cr_log_warn("history of outbox row %lld not written yet; concert-expire will",
+                        CR_DB_CELL(&rows, r, 0)->i);
+}
+
 int cr_payment_list(struct cr_arena *a, long long user_id, struct cr_payment_item **items,
                     int *n)
 {

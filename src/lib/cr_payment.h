@@ -77,6 +77,12 @@ void cr_payment_write_history(struct cr_arena *a, const struct cr_payment *p, in
  * "status": "PAID", "paidAt"}; a new object owned by the caller. */
 json_object *cr_payment_json(const struct cr_payment *p);
 
+/* Writes the history rows of user user_id's payments that are still PENDING in the outbox
+ * (their write after the answer has not happened yet, or failed), so that a read of the
+ * history that follows a payment always shows it. fail_history: the TEST_FAIL_HISTORY switch,
+ * under which nothing is written. A failure is logged and left to concert-expire. */
+void cr_payment_flush_history(struct cr_arena *a, long long user_id, int fail_history);
+
 /* The newest CR_PAYMENT_LIST_MAX payments of user user_id from payment_history (the read
  * model the outbox fills), newest first. *items is an arena array of *n. CR_OK or a database
  * error. */

@@ -42,6 +42,14 @@ static int cr_redis_connect(void)
     return CR_OK;
 }
 
+/* LOADING (a restarted Redis still reading its AOF), MASTERDOWN and MISCONF mean an unavailable
+ * Redis, not a bug: 503, not 500. */
+static int cr_redis_unavailable_reply(const char *e)
+{
+    return strncmp(e, "LOADING", 7) == 0 || strncmp(e, "MASTERDOWN", 10) == 0 ||
+           strncmp(e, "MISCONF", 7) == 0;
+}
+
 static void cr_redis_free_cb(void *p)
 {
     freeReplyObject(p);
@@ -72,9 +80,7 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
         if ((*reply)->type == REDIS_REPLY_ERROR && !want_error) {
             const char *e = (*reply)->str;
             cr_log_error("redis error: %.*s", (int)(*reply)->len, e);
-            /* LOADING, MASTERDOWN and MISCONF mean an unavailable Redis, not a bug. */
-            if (strncmp(e, "LOADING", 7) == 0 || strncmp(e, "MASTERDOWN", 10) == 0 ||
-                strncmp(e, "MISCONF", 7) == 0)
+            if (cr_redis_unavailable_reply(e))
                 return CR_E_UNAVAILABLE;
             return CR_E_INTERNAL;
         }
@@ -139,7 +145,8 @@ int cr_redis_eval(struct cr_arena *a, redisReply **reply, struct cr_redis_script
             return CR_OK;
         if (strncmp((*reply)->str, "NOSCRIPT", 8) != 0) {
             cr_log_error("redis script error: %.*s", (int)(*reply)->len, (*reply)->str);
-            return CR_E_INTERNAL;
+            /* EVALSHA asks for error replies, so the check of cr_redis_send is repeated here. */
+            return cr_redis_unavailable_reply((*reply)->str) ? CR_E_UNAVAILABLE : CR_E_INTERNAL;
         }
     }
     /* EVAL also caches the script on the server, so the next EVALSHA finds it. */

@@ -86,6 +86,37 @@ static int cr_check_body(const struct cr_route *route, struct cr_req *req)
     return CR_OK;
 }
 
+/* Logs an error answer: a 5xx at level error (concert-alert reports it), a 4xx at info; with
+ * the contract code and the detail (internal for a 5xx, never a token or an Idempotency-Key). */
+static void cr_route_log(struct cr_req *req, int status, const char *code, const char *detail)
+{
+    const char *st = cr_arena_sprintf(req->arena, "%d", status);
+    if (status >= 500)
+        cr_log_kv(CR_LOG_ERROR, "request failed", "status", st, "code", code, "detail", detail,
+                  "path", req->path, NULL);
+    else
+        cr_log_kv(CR_LOG_INFO, "request refused", "status", st, "code", code, "detail", detail,
+                  "path", req->path, NULL);
+}
+
+/* Logs an error answer a handler wrote itself (the 503 of /healthz, a replayed 4xx), taking
+ * its code and message from the body. */
+static void cr_route_log_body(struct cr_req *req, const struct cr_resp *resp)
+{
+    json_object *o = resp->body, *parsed = NULL, *e, *v;
+    const char *code = "", *msg = "";
+    if (o == NULL && resp->raw != NULL)
+        o = parsed = json_tokener_parse(resp->raw);
+    if (o != NULL && json_object_object_get_ex(o, "error", &e)) {
+        if (json_object_object_get_ex(e, "code", &v))
+            code = cr_arena_strdup(req->arena, json_object_get_string(v));
+        if (json_object_object_get_ex(e, "message", &v))
+            msg = cr_arena_strdup(req->arena, json_object_get_string(v));
+    }
+    json_object_put(parsed);
+    cr_route_log(req, resp->status, code, req->errmsg ? req->errmsg : msg);
+}
+
 void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
                  struct cr_resp *resp)
 {
@@ -110,19 +141,17 @@ void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
     if ((rc = cr_check_body(route, req)) != CR_OK)
         goto fail;
     rc = route->handler(req, resp);
-    if (rc == CR_OK)
+    if (rc == CR_OK) {
+        if (resp->status >= 400)
+            cr_route_log_body(req, resp);
         return;
+    }
 fail:
     cr_resp_error(req, resp, rc);
 log:
-    if (resp->status >= 500)
-        cr_log_kv(CR_LOG_ERROR, "request failed", "status", cr_arena_sprintf(req->arena, "%d", resp->status),
-                  "code", cr_error_info(rc)->code, "detail", req->errdetail ? req->errdetail : "",
-                  "path", req->path, NULL);
-    else
-        cr_log_kv(CR_LOG_INFO, "request refused", "status", cr_arena_sprintf(req->arena, "%d", resp->status),
-                  "code", cr_error_info(rc)->code, "detail", req->errmsg ? req->errmsg : "",
-                  "path", req->path, NULL);
+    cr_route_log(req, resp->status, cr_error_info(rc)->code,
+                 req->errdetail ? req->errdetail
+                                : req->errmsg ? req->errmsg : cr_error_info(rc)->message);
 }
 
 int cr_health_handler(struct cr_req *req, struct cr_resp *resp)

@@ -36,6 +36,10 @@ static void cr_server_signals(void)
     sa.sa_handler = cr_server_on_term; /* no SA_RESTART: accept() must see EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* USR1 is what multiwatch sends its workers when it is told to stop (its default graceful
+     * signal; Debian's multiwatch 1.0.0 garbles the one named with -s: "-s TERM" sends SIGQUIT,
+     * which would kill a worker in the middle of a request). */
+    sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = cr_server_on_hup;
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;

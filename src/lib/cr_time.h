@@ -14,5 +14,8 @@ int64_t cr_time_mono_ms(void);
 char *cr_time_format(int64_t ms, char *buf);
 /* Parses that exact format back; returns CR_OK or CR_E_INVALID. */
 int cr_time_parse(const char *s, int64_t *ms);
+/* Milliseconds since the epoch of a UTC date and time (month 1-12, day 1-31), by arithmetic
+ * alone (no time-zone lookup as in timegm()). */
+int64_t cr_time_civil_ms(int year, int month, int day, int hour, int min, int sec, int msec);
 
 #endif

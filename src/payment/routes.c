@@ -111,6 +111,7 @@ static int payment_list(struct cr_req *req, struct cr_resp *resp)
         return rc;
     if ((rc = cr_user_find(req->arena, &u, &user_id)) != CR_OK)
         return rc == CR_E_NOT_FOUND ? cr_fail(req, rc, "no such user") : rc;
+    cr_payment_flush_history(req->arena, user_id, cr_config_int("TEST_FAIL_HISTORY") != 0);
     if ((rc = cr_payment_list(req->arena, user_id, &items, &n)) != CR_OK)
         return rc;
     list = json_object_new_array();
