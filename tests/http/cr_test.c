@@ -150,6 +150,35 @@ long long cr_test_int(const struct cr_test_res *res, const char *key)
     return -1;
 }
 
+void cr_test_assert_error(const struct cr_test_res *res, long status, const char *code)
+{
+    json_object *e, *v;
+    if (res->status != status || strcmp(cr_test_error_code(res), code) != 0)
+        print_error("want %ld %s, got %ld %s\n", status, code, res->status, res->body);
+    assert_int_equal(res->status, status);
+    assert_string_equal(cr_test_error_code(res), code);
+    assert_true(json_object_object_get_ex(res->json, "error", &e));
+    assert_true(json_object_object_get_ex(e, "message", &v));
+    assert_true(json_object_is_type(v, json_type_string));
+    assert_true(json_object_object_get_ex(e, "requestId", &v));
+    assert_true(json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0);
+    char *ct = cr_test_header(res, "Content-Type");
+    assert_non_null(ct);
+    assert_non_null(strstr(ct, "application/json"));
+    free(ct);
+}
+
+long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n)
+{
+    struct cr_arena *a = cr_arena_new();
+    struct cr_db_rows rows;
+    assert_int_equal(cr_db_query(a, sql, params, n, &rows), 0);
+    assert_int_equal(rows.nrows, 1);
+    long long v = CR_DB_CELL(&rows, 0, 0)->type == CR_DB_NULL ? -1 : CR_DB_CELL(&rows, 0, 0)->i;
+    cr_arena_free(a);
+    return v;
+}
+
 struct cr_test_pool {
     void (*fn)(int, void *);
     void *ctx;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+#include "cr_db.h"
+
 struct cr_test_res {
     long status;
     char *body;          /* NUL-terminated, malloc'd */
@@ -33,6 +35,15 @@ const char *cr_test_error_code(const struct cr_test_res *res);
 /* A string / integer field of the body's top-level object ("" / -1 when absent). */
 const char *cr_test_str(const struct cr_test_res *res, const char *key);
 long long cr_test_int(const struct cr_test_res *res, const char *key);
+
+/* Asserts a contract error answer: status, body.error.code, a message string, a non-empty
+ * requestId (a replayed answer keeps the first request's), and a JSON Content-Type. Prints
+ * the body when status or code differ. Main thread only (cmocka asserts). */
+void cr_test_assert_error(const struct cr_test_res *res, long status, const char *code);
+
+/* The first cell of a one-row integer query on the stack's MariaDB (-1 for NULL); sql must be
+ * a literal (it keys the statement cache). Main thread only. */
+long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n);
 
 /* Runs fn(i, ctx) for i in [0, ntasks) on nthreads threads at once; returns when all ended. */
 void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), void *ctx);

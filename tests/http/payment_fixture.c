@@ -183,34 +183,12 @@ int fx_expire(long long *written, long long *released)
 
 /* --- checks ------------------------------------------------------------------------------ */
 
-void fx_assert_error(const struct cr_test_res *r, long status, const char *code)
-{
-    if (r->status != status || strcmp(cr_test_error_code(r), code) != 0)
-        print_error("want %ld %s, got %ld %s\n", status, code, r->status, r->body);
-    assert_int_equal(r->status, status);
-    assert_string_equal(cr_test_error_code(r), code);
-    json_object *e, *id;
-    assert_true(json_object_object_get_ex(r->json, "error", &e));
-    assert_true(json_object_object_get_ex(e, "requestId", &id));
-}
-
-long long fx_db_int(const char *sql, const struct cr_db_val *p, int n)
-{
-    struct cr_arena *a = cr_arena_new();
-    struct cr_db_rows rows;
-    assert_int_equal(cr_db_query(a, sql, p, n, &rows), CR_OK);
-    assert_int_equal(rows.nrows, 1);
-    long long v = CR_DB_CELL(&rows, 0, 0)->type == CR_DB_NULL ? -1 : CR_DB_CELL(&rows, 0, 0)->i;
-    cr_arena_free(a);
-    return v;
-}
-
 long long fx_user_db_id(const char *user)
 {
     struct cr_uuid u;
     assert_int_equal(cr_uuid_parse(user, &u), CR_OK);
     struct cr_db_val p[] = {CR_DB_UUID(&u)};
-    return fx_db_int("SELECT id FROM users WHERE uuid = ?", p, 1);
+    return cr_test_db_int("SELECT id FROM users WHERE uuid = ?", p, 1);
 }
 
 long long fx_balance(const char *user)
@@ -218,7 +196,7 @@ long long fx_balance(const char *user)
     struct cr_uuid u;
     assert_int_equal(cr_uuid_parse(user, &u), CR_OK);
     struct cr_db_val p[] = {CR_DB_UUID(&u)};
-    return fx_db_int("SELECT balance FROM users WHERE uuid = ?", p, 1);
+    return cr_test_db_int("SELECT balance FROM users WHERE uuid = ?", p, 1);
 }
 
 long long fx_reservation_db_id(const char *rid)
@@ -226,7 +204,7 @@ long long fx_reservation_db_id(const char *rid)
     struct cr_uuid u;
     assert_int_equal(cr_uuid_parse(rid, &u), CR_OK);
     struct cr_db_val p[] = {CR_DB_UUID(&u)};
-    return fx_db_int("SELECT id FROM reservations WHERE uuid = ?", p, 1);
+    return cr_test_db_int("SELECT id FROM reservations WHERE uuid = ?", p, 1);
 }
 
 /* The one string cell of a query about reservation rid, into buf. */
@@ -259,20 +237,20 @@ const char *fx_seat_status(const char *rid, char *buf)
 long long fx_payments(const char *user)
 {
     struct cr_db_val p[] = {CR_DB_I(fx_user_db_id(user))};
-    return fx_db_int("SELECT COUNT(*) FROM payments WHERE user_id = ?", p, 1);
+    return cr_test_db_int("SELECT COUNT(*) FROM payments WHERE user_id = ?", p, 1);
 }
 
 long long fx_payment_entries(const char *user)
 {
     struct cr_db_val p[] = {CR_DB_I(fx_user_db_id(user))};
-    return fx_db_int("SELECT COUNT(*) FROM balance_entries WHERE user_id = ? AND type = 'PAYMENT'",
+    return cr_test_db_int("SELECT COUNT(*) FROM balance_entries WHERE user_id = ? AND type = 'PAYMENT'",
                      p, 1);
 }
 
 long long fx_history_rows(const char *user)
 {
     struct cr_db_val p[] = {CR_DB_I(fx_user_db_id(user))};
-    return fx_db_int("SELECT COUNT(*) FROM payment_history WHERE user_id = ?", p, 1);
+    return cr_test_db_int("SELECT COUNT(*) FROM payment_history WHERE user_id = ?", p, 1);
 }
 
 long long fx_history_rows_reach(const char *user, long long want)

@@ -38,8 +38,6 @@ long fx_pay_raw(struct cr_test_res *r, const char *auth, const char *body, const
 int fx_expire(long long *written, long long *released);
 
 /* Checks, on the main thread. */
-void fx_assert_error(const struct cr_test_res *r, long status, const char *code);
-long long fx_db_int(const char *sql, const struct cr_db_val *p, int n);
 long long fx_user_db_id(const char *user);
 long long fx_balance(const char *user);
 long long fx_reservation_db_id(const char *rid);

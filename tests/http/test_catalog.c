@@ -37,21 +37,6 @@ static char active_auth[400];
 
 /* --- helpers ------------------------------------------------------------------------- */
 
-static void assert_error(struct cr_test_res *r, long status, const char *code)
-{
-    if (r->status != status || strcmp(cr_test_error_code(r), code) != 0)
-        print_error("want %ld %s, got %ld %s\n", status, code, r->status, r->body);
-    assert_int_equal(r->status, status);
-    assert_string_equal(cr_test_error_code(r), code);
-    json_object *e, *id;
-    assert_true(json_object_object_get_ex(r->json, "error", &e));
-    assert_true(json_object_object_get_ex(e, "requestId", &id));
-    char *rid = cr_test_header(r, "X-Request-Id");
-    assert_non_null(rid);
-    assert_string_equal(json_object_get_string(id), rid);
-    free(rid);
-}
-
 /* Asserts that o is an object with exactly the n given keys, each of the paired type. */
 static void assert_shape(json_object *o, int n, ...)
 {
@@ -451,7 +436,7 @@ static void test_available_bad_value(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(path, sizeof(path), "/api/v1/concerts/1/schedules%s", bad[i]);
         get(&r, path, active_auth);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
 }
@@ -500,21 +485,21 @@ static void test_bad_and_unknown_ids(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(path, sizeof(path), "/api/v1/concerts/%s/schedules", bad[i]);
         get(&r, path, active_auth);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
         snprintf(path, sizeof(path), "/api/v1/schedules/%s/seats", bad[i]);
         get(&r, path, active_auth);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     get(&r, "/api/v1/concerts/999999999/schedules", active_auth);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     get(&r, "/api/v1/concerts/999999999/schedules?available=true", active_auth);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     get(&r, "/api/v1/schedules/999999999/seats", active_auth);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
 }
 
@@ -532,29 +517,29 @@ static void test_token_gate(void **state)
 
     for (size_t i = 0; i < 2; i++) {
         get(&r, paths[i], NULL);
-        assert_error(&r, 401, "TOKEN_MISSING");
+        cr_test_assert_error(&r, 401, "TOKEN_MISSING");
         cr_test_res_free(&r);
         get(&r, paths[i], "Authorization: Bearer garbage");
-        assert_error(&r, 401, "TOKEN_INVALID");
+        cr_test_assert_error(&r, 401, "TOKEN_INVALID");
         cr_test_res_free(&r);
         get(&r, paths[i], "Authorization: Basic dXNlcjpwYXNz");
-        assert_error(&r, 401, "TOKEN_INVALID");
+        cr_test_assert_error(&r, 401, "TOKEN_INVALID");
         cr_test_res_free(&r);
         get(&r, paths[i], waiting);
-        assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
+        cr_test_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
         cr_test_res_free(&r);
         assert_int_equal(get(&r, paths[i], other), 200);
         cr_test_res_free(&r);
         /* A wrong method is 405 before any token check. */
         cr_test_req(&r, "POST", paths[i], "{}", NULL);
-        assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+        cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
         cr_test_res_free(&r);
     }
     /* The concert list needs no token, and a bad one does not hurt it. */
     assert_int_equal(get(&r, "/api/v1/concerts", "Authorization: Bearer garbage"), 200);
     cr_test_res_free(&r);
     cr_test_req(&r, "DELETE", "/api/v1/concerts", NULL, NULL);
-    assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     cr_test_res_free(&r);
 }
 

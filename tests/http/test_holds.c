@@ -38,35 +38,12 @@ struct actor {
 
 /* --- helpers ------------------------------------------------------------------------- */
 
-static void assert_error(struct cr_test_res *r, long status, const char *code)
-{
-    if (r->status != status || strcmp(cr_test_error_code(r), code) != 0)
-        print_error("want %ld %s, got %ld %s\n", status, code, r->status, r->body);
-    assert_int_equal(r->status, status);
-    assert_string_equal(cr_test_error_code(r), code);
-    json_object *e, *id;
-    assert_true(json_object_object_get_ex(r->json, "error", &e));
-    assert_true(json_object_object_get_ex(e, "requestId", &id));
-}
-
-/* The first cell of a one-row integer query (sql must be a literal). */
-static long long db_int(const char *sql, const struct cr_db_val *p, int n)
-{
-    struct cr_arena *a = cr_arena_new();
-    struct cr_db_rows rows;
-    assert_int_equal(cr_db_query(a, sql, p, n, &rows), CR_OK);
-    assert_int_equal(rows.nrows, 1);
-    long long v = CR_DB_CELL(&rows, 0, 0)->type == CR_DB_NULL ? -1 : CR_DB_CELL(&rows, 0, 0)->i;
-    cr_arena_free(a);
-    return v;
-}
-
 static long long user_id_of(const char *user)
 {
     struct cr_uuid u;
     assert_int_equal(cr_uuid_parse(user, &u), CR_OK);
     struct cr_db_val p[] = {CR_DB_UUID(&u)};
-    return db_int("SELECT id FROM users WHERE uuid = ?", p, 1);
+    return cr_test_db_int("SELECT id FROM users WHERE uuid = ?", p, 1);
 }
 
 static long long reservation_id_of(const char *rid)
@@ -74,7 +51,7 @@ static long long reservation_id_of(const char *rid)
     struct cr_uuid u;
     assert_int_equal(cr_uuid_parse(rid, &u), CR_OK);
     struct cr_db_val p[] = {CR_DB_UUID(&u)};
-    return db_int("SELECT id FROM reservations WHERE uuid = ?", p, 1);
+    return cr_test_db_int("SELECT id FROM reservations WHERE uuid = ?", p, 1);
 }
 
 /* The status column of reservation rid, in buf. */
@@ -260,8 +237,8 @@ static void test_race_for_one_seat(void **state)
     /* One reservation row for the seat (the losers left nothing behind), HELD, and the seat
      * points at it with its version bumped exactly once. */
     struct cr_db_val p[] = {CR_DB_I(c->schedule)};
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1), 1);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1), 1);
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations"
                             " WHERE schedule_id = ? AND seat_no = 7 AND status = 'HELD'",
                             p, 1),
                      1);
@@ -272,11 +249,11 @@ static void test_race_for_one_seat(void **state)
     assert_int_equal(version, 1);
     assert_int_equal(res, reservation_id_of(c->rid[winner]));
     struct cr_db_val ps[] = {CR_DB_I(c->schedule)};
-    assert_int_equal(db_int("SELECT holder_user_id FROM seats WHERE schedule_id = ? AND seat_no = 7",
+    assert_int_equal(cr_test_db_int("SELECT holder_user_id FROM seats WHERE schedule_id = ? AND seat_no = 7",
                             ps, 1),
                      user_id_of(c->actors[winner].user));
     /* Every other seat is untouched. */
-    assert_int_equal(db_int("SELECT COUNT(*) FROM seats"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats"
                             " WHERE schedule_id = ? AND version = 0 AND status = 'AVAILABLE'",
                             p, 1),
                      49);
@@ -347,22 +324,22 @@ static void test_fifty_users_fifty_seats(void **state)
     assert_true(took < HOLD_MS); /* else a run-out hold could have been taken over */
 
     struct cr_db_val p[] = {CR_DB_I(c->schedule)};
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1),
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1),
                      FIFTY);
-    assert_int_equal(db_int("SELECT COUNT(DISTINCT seat_no) FROM reservations"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(DISTINCT seat_no) FROM reservations"
                             " WHERE schedule_id = ? AND status = 'HELD'",
                             p, 1),
                      FIFTY);
-    assert_int_equal(db_int("SELECT COUNT(DISTINCT user_id) FROM reservations"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(DISTINCT user_id) FROM reservations"
                             " WHERE schedule_id = ? AND status = 'HELD'",
                             p, 1),
                      FIFTY);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM seats"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats"
                             " WHERE schedule_id = ? AND status = 'HELD' AND version = 1",
                             p, 1),
                      FIFTY);
     /* Each seat points at the one reservation made for it. */
-    assert_int_equal(db_int("SELECT COUNT(*) FROM seats AS t JOIN reservations AS r"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats AS t JOIN reservations AS r"
                             " ON r.id = t.reservation_id AND r.seat_id = t.id"
                             " AND r.user_id = t.holder_user_id WHERE t.schedule_id = ?",
                             p, 1),
@@ -409,18 +386,18 @@ static void test_hold_limit_under_concurrency(void **state)
     assert_int_equal(won, 4);
     assert_int_equal(limited, 6);
     struct cr_db_val p[] = {CR_DB_I(user_id_of(c.actor->user))};
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ?", p, 1), 4);
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ?", p, 1), 4);
     assert_int_equal(
-        db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ? AND status = 'HELD'", p, 1),
+        cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ? AND status = 'HELD'", p, 1),
         4);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM seats WHERE holder_user_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats WHERE holder_user_id = ?"
                             " AND status = 'HELD'",
                             p, 1),
                      4);
     /* A 5th seat, asked for alone, is refused too. */
     struct cr_test_res r;
     hold(&r, c.actor, c.schedule, 20);
-    assert_error(&r, 409, "HOLD_LIMIT_REACHED");
+    cr_test_assert_error(&r, 409, "HOLD_LIMIT_REACHED");
     cr_test_res_free(&r);
     free(c.actor);
 }
@@ -448,20 +425,20 @@ static void test_repeat_read_and_owner(void **state)
     assert_int_equal(expires_at(&r), until);
     cr_test_res_free(&r);
     struct cr_db_val p[] = {CR_DB_I(sc)};
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1), 1);
-    assert_int_equal(db_int("SELECT version FROM seats WHERE schedule_id = ? AND seat_no = 3", p,
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE schedule_id = ?", p, 1), 1);
+    assert_int_equal(cr_test_db_int("SELECT version FROM seats WHERE schedule_id = ? AND seat_no = 3", p,
                             1),
                      1);
 
     /* Another user: the seat is taken, the reservation is not theirs. */
     hold(&r, b, sc, 3);
-    assert_error(&r, 409, "SEAT_UNAVAILABLE");
+    cr_test_assert_error(&r, 409, "SEAT_UNAVAILABLE");
     cr_test_res_free(&r);
     on_reservation(&r, "GET", b, rid);
-    assert_error(&r, 403, "FORBIDDEN");
+    cr_test_assert_error(&r, 403, "FORBIDDEN");
     cr_test_res_free(&r);
     on_reservation(&r, "DELETE", b, rid);
-    assert_error(&r, 403, "FORBIDDEN");
+    cr_test_assert_error(&r, 403, "FORBIDDEN");
     cr_test_res_free(&r);
 
     /* The owner reads it. */
@@ -473,19 +450,19 @@ static void test_repeat_read_and_owner(void **state)
 
     /* Unknown, malformed, no token. */
     on_reservation(&r, "GET", a, "01890a5d-ac96-774b-bcce-b302099a8057");
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     on_reservation(&r, "DELETE", a, "01890a5d-ac96-774b-bcce-b302099a8057");
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     on_reservation(&r, "GET", a, "not-a-uuid");
-    assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     on_reservation(&r, "GET", NULL, rid);
-    assert_error(&r, 401, "TOKEN_MISSING");
+    cr_test_assert_error(&r, 401, "TOKEN_MISSING");
     cr_test_res_free(&r);
     cr_test_req(&r, "POST", "/api/v1/reservations", "{\"scheduleId\":1,\"seatNo\":1}", NULL);
-    assert_error(&r, 401, "TOKEN_MISSING");
+    cr_test_assert_error(&r, 401, "TOKEN_MISSING");
     cr_test_res_free(&r);
     free(a);
 }
@@ -537,7 +514,7 @@ static void test_cancel(void **state)
                                 1, NULL, NULL),
                      CR_OK);
     on_reservation(&r, "DELETE", a, rid);
-    assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
+    cr_test_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
     cr_test_res_free(&r);
     assert_int_equal(on_reservation(&r, "GET", a, rid), 200);
     assert_reservation(&r, a, sc, 5, "PAID", NULL);
@@ -545,7 +522,7 @@ static void test_cancel(void **state)
     seat_row(sc, 5, st, sizeof(st), &version, &res);
     assert_string_equal(st, "SOLD");
     hold(&r, b, sc, 5);
-    assert_error(&r, 409, "SEAT_UNAVAILABLE");
+    cr_test_assert_error(&r, 409, "SEAT_UNAVAILABLE");
     cr_test_res_free(&r);
     free(a);
 }
@@ -571,37 +548,37 @@ static void test_bad_input(void **state)
         cr_test_req(&r, "POST", "/api/v1/reservations", body, h);
         if (r.status != 400)
             print_error("body %s\n", body);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* No body at all. */
     cr_test_req(&r, "POST", "/api/v1/reservations", NULL, h);
-    assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
 
     /* Past the last seat, an unknown schedule: 404. */
     hold(&r, a, sc, 51);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     snprintf(body, sizeof(body), "{\"scheduleId\":%lld,\"seatNo\":4294967297}", sc);
     cr_test_req(&r, "POST", "/api/v1/reservations", body, h);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     hold(&r, a, 999999999, 1);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
 
     /* Nothing was written by any of them. */
     struct cr_db_val p[] = {CR_DB_I(user_id_of(a->user))};
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ?", p, 1), 0);
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE user_id = ?", p, 1), 0);
 
     /* Wrong method, wrong content type. */
     cr_test_req(&r, "PUT", "/api/v1/reservations", NULL, h);
-    assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     cr_test_res_free(&r);
     const char *text[] = {a->auth, "Content-Type: text/plain", NULL};
     cr_test_req(&r, "POST", "/api/v1/reservations", "{\"scheduleId\":1,\"seatNo\":1}", text);
-    assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+    cr_test_assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     cr_test_res_free(&r);
     free(a);
 }
@@ -625,7 +602,7 @@ static void test_lazy_expiry(void **state)
     assert_reservation(&r, a, sc, 9, "HELD", rid2);
     cr_test_res_free(&r);
     hold(&r, b, sc, 8);
-    assert_error(&r, 409, "SEAT_UNAVAILABLE");
+    cr_test_assert_error(&r, 409, "SEAT_UNAVAILABLE");
     cr_test_res_free(&r);
 
     sleep(3);
@@ -739,7 +716,7 @@ static void test_expire_job_twice_at_once(void **state)
     /* Every run-out hold in the shared database, ours and any another program left. */
     long long t0 = cr_time_now_ms();
     struct cr_db_val pt[] = {CR_DB_T(t0)};
-    long long expired = db_int("SELECT COUNT(*) FROM reservations"
+    long long expired = cr_test_db_int("SELECT COUNT(*) FROM reservations"
                                " WHERE status = 'HELD' AND expires_at <= ?",
                                pt, 1);
     assert_true(expired >= JOB_SEATS + 2);
@@ -747,18 +724,18 @@ static void test_expire_job_twice_at_once(void **state)
     long long released = run_expire_twice();
     print_message("%lld run-out holds, released %lld\n", expired, released);
     assert_int_equal(released, expired);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations"
                             " WHERE status = 'HELD' AND expires_at <= ?",
                             pt, 1),
                      0);
 
     /* Each seat was released once: version 0 -> 1 for the direct ones (written without a
      * bump), 1 -> 2 for those held through the API. */
-    assert_int_equal(db_int("SELECT COUNT(*) FROM reservations"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations"
                             " WHERE schedule_id = ? AND status = 'EXPIRED'",
                             ps, 1),
                      JOB_SEATS);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM seats WHERE schedule_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats WHERE schedule_id = ?"
                             " AND status = 'AVAILABLE' AND version = 1 AND reservation_id IS NULL"
                             " AND holder_user_id IS NULL AND hold_expires_at IS NULL",
                             ps, 1),

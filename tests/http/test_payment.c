@@ -70,7 +70,7 @@ static void assert_token_spent(const struct fx_user *u)
 {
     struct cr_test_res r;
     token_state(u, &r);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
 }
 
@@ -139,25 +139,25 @@ static void test_pay_two_reservations(void **state)
     struct cr_uuid pu;
     assert_int_equal(cr_uuid_parse(pid, &pu), CR_OK);
     struct cr_db_val pp[] = {CR_DB_UUID(&pu)};
-    long long payment_id = fx_db_int("SELECT id FROM payments WHERE uuid = ?", pp, 1);
-    assert_int_equal(fx_db_int("SELECT amount FROM payments WHERE uuid = ?", pp, 1), amount);
+    long long payment_id = cr_test_db_int("SELECT id FROM payments WHERE uuid = ?", pp, 1);
+    assert_int_equal(cr_test_db_int("SELECT amount FROM payments WHERE uuid = ?", pp, 1), amount);
     struct cr_db_val pe[] = {CR_DB_I(payment_id)};
-    assert_int_equal(fx_db_int("SELECT amount FROM balance_entries WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT amount FROM balance_entries WHERE payment_id = ?"
                                " AND type = 'PAYMENT'",
                                pe, 1),
                      -amount);
-    assert_int_equal(fx_db_int("SELECT balance_after FROM balance_entries WHERE payment_id = ?",
+    assert_int_equal(cr_test_db_int("SELECT balance_after FROM balance_entries WHERE payment_id = ?",
                                pe, 1),
                      RICH - amount);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM reservations WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM reservations WHERE payment_id = ?"
                                " AND status = 'PAID'",
                                pe, 1),
                      2);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
                                " AND kind = 'PAYMENT_HISTORY' AND status = 'DONE'",
                                pe, 1),
                      1);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM payment_history WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM payment_history WHERE payment_id = ?"
                                " AND amount = ?",
                                (struct cr_db_val[]){CR_DB_I(payment_id), CR_DB_I(amount)}, 2),
                      1);
@@ -201,10 +201,10 @@ static void test_pay_two_reservations(void **state)
     /* The token was used up: it passes no gate, and paying with it again is 401. */
     assert_token_spent(&u);
     fx_pay(&r, &u, rids, 2, NULL);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     fx_pay(&r, &u, rids, 2, "never-used-key");
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     /* The user's next token is a new one and works. */
     char old[300];
@@ -248,7 +248,7 @@ static void test_idempotent_replay_with_spent_token(void **state)
 
     /* The key for another request: 409 (with the spent token it is 401, see below). */
     fx_pay(&r, &u, only1, 1, "pay-key-1");
-    fx_assert_error(&r, 409, "IDEMPOTENCY_KEY_REUSED");
+    cr_test_assert_error(&r, 409, "IDEMPOTENCY_KEY_REUSED");
     cr_test_res_free(&r);
     assert_int_equal(fx_payments(u.id), 1);
     assert_int_equal(fx_payment_entries(u.id), 1);
@@ -279,16 +279,16 @@ static void test_spent_token_other_request_is_401(void **state)
     /* The spent token with the same key but another request, with another key, with no key,
      * or with a bad body: never a payment, always 401, and r2 stays held. */
     fx_pay(&r, &u, p2, 1, "k-a");
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     fx_pay(&r, &u, p2, 1, "k-b");
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     fx_pay(&r, &u, p2, 1, NULL);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     fx_pay_raw(&r, u.auth, "{}", NULL);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     char st[16];
     assert_string_equal(fx_res_status(r2, st), "HELD");
@@ -324,48 +324,48 @@ static void test_bad_requests(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fx_pay_raw(&r, u.auth, bad[i], NULL);
-        fx_assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* No body at all. */
     const char *h[] = {u.auth, NULL};
     cr_test_req(&r, "POST", "/api/v1/payments", NULL, h);
-    fx_assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     /* Five ids, and one id twice. */
     snprintf(body, sizeof(body), "{\"reservationIds\":[\"%s\",\"%s\",\"%s\",\"%s\",\"%s\"]}", r1,
              u1, u2, u3, u4);
     fx_pay_raw(&r, u.auth, body, NULL);
-    fx_assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     const char *twice[] = {r1, r1};
     fx_pay(&r, &u, twice, 2, NULL);
-    fx_assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     /* A malformed Idempotency-Key. */
     const char *one[] = {r1};
     fx_pay(&r, &u, one, 1, "bad*key");
-    fx_assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     /* Another content type. */
     const char *text[] = {u.auth, "Content-Type: text/plain", NULL};
     snprintf(body, sizeof(body), "{\"reservationIds\":[\"%s\"]}", r1);
     cr_test_req(&r, "POST", "/api/v1/payments", body, text);
-    fx_assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+    cr_test_assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     cr_test_res_free(&r);
     /* Tokens: none, a forged one, another scheme. */
     fx_pay_raw(&r, NULL, body, NULL);
-    fx_assert_error(&r, 401, "TOKEN_MISSING");
+    cr_test_assert_error(&r, 401, "TOKEN_MISSING");
     cr_test_res_free(&r);
     fx_pay_raw(&r, "Authorization: Bearer forged-token", body, NULL);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     fx_pay_raw(&r, "Authorization: Basic dXNlcjpwdw==", body, NULL);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     /* Wrong method. */
     cr_test_req(&r, "GET", "/api/v1/payments", NULL, h);
-    fx_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     char *allow = cr_test_header(&r, "Allow");
     assert_non_null(allow);
     assert_string_equal(allow, "POST");
@@ -406,7 +406,7 @@ static void test_error_order(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fx_pay(&r, &a, cases[i].ids, cases[i].n, NULL);
-        fx_assert_error(&r, cases[i].status, cases[i].code);
+        cr_test_assert_error(&r, cases[i].status, cases[i].code);
         cr_test_res_free(&r);
     }
     assert_nothing_paid(&a, RICH);
@@ -419,11 +419,11 @@ static void test_error_order(void **state)
     cr_test_res_free(&r);
     assert_int_equal(fx_token(&a), 1);
     fx_pay(&r, &a, p1, 1, NULL);
-    fx_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
+    cr_test_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
     cr_test_res_free(&r);
     const char *paid_other[] = {ra1, rb1};
     fx_pay(&r, &a, paid_other, 2, NULL);
-    fx_assert_error(&r, 403, "FORBIDDEN");
+    cr_test_assert_error(&r, 403, "FORBIDDEN");
     cr_test_res_free(&r);
 
     /* A cancelled hold is gone for good: 410, like one that ran out. */
@@ -433,7 +433,7 @@ static void test_error_order(void **state)
     cr_test_res_free(&r);
     const char *p2[] = {ra2};
     fx_pay(&r, &a, p2, 1, NULL);
-    fx_assert_error(&r, 410, "RESERVATION_EXPIRED");
+    cr_test_assert_error(&r, 410, "RESERVATION_EXPIRED");
     cr_test_res_free(&r);
     assert_string_equal(fx_res_status(ra2, st), "CANCELLED");
 
@@ -448,7 +448,7 @@ static void test_error_order(void **state)
                      CR_OK);
     const char *paid_run_out[] = {ra3, ra1};
     fx_pay(&r, &a, paid_run_out, 2, NULL);
-    fx_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
+    cr_test_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
     cr_test_res_free(&r);
 
     assert_int_equal(fx_balance(a.id), RICH - 1000LL * s1);
@@ -476,7 +476,7 @@ static void test_insufficient_balance(void **state)
 
     const char *p[] = {r1};
     fx_pay(&r, &u, p, 1, "low-1");
-    fx_assert_error(&r, 422, "INSUFFICIENT_BALANCE");
+    cr_test_assert_error(&r, 422, "INSUFFICIENT_BALANCE");
     cr_test_res_free(&r);
     /* Nothing changed: money, reservation, seat, and the token is still active. */
     assert_nothing_paid(&u, price - 1);
@@ -485,7 +485,7 @@ static void test_insufficient_balance(void **state)
     assert_token_active(&u);
     /* The 4xx is recorded under its key. */
     fx_pay(&r, &u, p, 1, "low-1");
-    fx_assert_error(&r, 422, "INSUFFICIENT_BALANCE");
+    cr_test_assert_error(&r, 422, "INSUFFICIENT_BALANCE");
     cr_test_res_free(&r);
 
     /* Exactly enough is enough, down to zero. */
@@ -522,7 +522,7 @@ static void test_one_of_two_expired(void **state)
 
     const char *both[] = {r1, r2};
     fx_pay(&r, &u, both, 2, NULL);
-    fx_assert_error(&r, 410, "RESERVATION_EXPIRED");
+    cr_test_assert_error(&r, 410, "RESERVATION_EXPIRED");
     cr_test_res_free(&r);
     /* Nothing debited, r1 still held, r2 released, the token still active. */
     assert_nothing_paid(&u, RICH);
@@ -530,8 +530,8 @@ static void test_one_of_two_expired(void **state)
     assert_string_equal(fx_seat_status(r1, st), "HELD");
     assert_string_equal(fx_res_status(r2, st), "EXPIRED");
     struct cr_db_val pi[] = {CR_DB_I(fx_reservation_db_id(r2))};
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM seats WHERE reservation_id = ?", pi, 1), 0);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM seats AS t JOIN reservations AS r"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats WHERE reservation_id = ?", pi, 1), 0);
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM seats AS t JOIN reservations AS r"
                                " ON r.seat_id = t.id WHERE r.id = ? AND t.status = 'AVAILABLE'",
                                pi, 1),
                      1);
@@ -615,12 +615,12 @@ static void test_history_list(void **state)
 
     assert_int_equal(cr_test_req(&r, "GET", "/api/v1/users/not-a-uuid/payments", NULL, NULL),
                      400);
-    fx_assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     unknown_id(unk);
     snprintf(path, sizeof(path), "/api/v1/users/%s/payments", unk);
     cr_test_req(&r, "GET", path, NULL, NULL);
-    fx_assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
 
     make_user(&u, RICH);
@@ -629,7 +629,7 @@ static void test_history_list(void **state)
     assert_string_equal(r.body, "{\"payments\":[]}");
     cr_test_res_free(&r);
     cr_test_req(&r, "POST", path, "{}", NULL);
-    fx_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     cr_test_res_free(&r);
 
     hold_new(&u, r1);

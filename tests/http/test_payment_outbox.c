@@ -35,7 +35,7 @@ static void *job_thread(void *arg)
 
 static long long pending_rows(void)
 {
-    return fx_db_int("SELECT COUNT(*) FROM outbox WHERE status = 'PENDING'", NULL, 0);
+    return cr_test_db_int("SELECT COUNT(*) FROM outbox WHERE status = 'PENDING'", NULL, 0);
 }
 
 static long history_items(const char *user, char *first_id)
@@ -80,9 +80,9 @@ static void test_history_written_by_the_job(void **state)
     struct cr_uuid pu;
     assert_int_equal(cr_uuid_parse(pid, &pu), CR_OK);
     struct cr_db_val pp[] = {CR_DB_UUID(&pu)};
-    long long payment_id = fx_db_int("SELECT id FROM payments WHERE uuid = ?", pp, 1);
+    long long payment_id = cr_test_db_int("SELECT id FROM payments WHERE uuid = ?", pp, 1);
     struct cr_db_val pi[] = {CR_DB_I(payment_id)};
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
                                " AND status = 'PENDING'",
                                pi, 1),
                      1);
@@ -102,9 +102,9 @@ static void test_history_written_by_the_job(void **state)
     assert_int_equal(jobs[1].rc, 0);
     assert_int_equal(jobs[0].written + jobs[1].written, pending);
     assert_int_equal(fx_history_rows(a.id), 1);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM payment_history WHERE payment_id = ?", pi, 1),
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM payment_history WHERE payment_id = ?", pi, 1),
                      1);
-    assert_int_equal(fx_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
+    assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM outbox WHERE payment_id = ?"
                                " AND status = 'DONE'",
                                pi, 1),
                      1);
@@ -132,10 +132,10 @@ static void test_token_given_back_admits_next(void **state)
 
     /* A waiting token cannot pay, nor learn about the body first. */
     fx_pay(&r, &c, p, 1, NULL);
-    fx_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
+    cr_test_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
     cr_test_res_free(&r);
     fx_pay_raw(&r, c.auth, "{}", NULL);
-    fx_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
+    cr_test_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
     cr_test_res_free(&r);
 
     assert_int_equal(fx_pay(&r, &b, p, 1, "kb-1"), 201);
@@ -145,7 +145,7 @@ static void test_token_given_back_admits_next(void **state)
     /* b's token is spent; c was admitted into the freed place. */
     const char *hb[] = {b.auth, NULL}, *hc[] = {c.auth, NULL};
     cr_test_req(&r, "GET", "/api/v1/queue/tokens/current", NULL, hb);
-    fx_assert_error(&r, 401, "TOKEN_INVALID");
+    cr_test_assert_error(&r, 401, "TOKEN_INVALID");
     cr_test_res_free(&r);
     assert_int_equal(cr_test_req(&r, "GET", "/api/v1/queue/tokens/current", NULL, hc), 200);
     assert_string_equal(cr_test_str(&r, "status"), "ACTIVE");
@@ -159,7 +159,7 @@ static void test_token_given_back_admits_next(void **state)
     assert_string_equal(r.body, body);
     cr_test_res_free(&r);
     fx_pay(&r, &b, p, 1, NULL);
-    fx_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
+    cr_test_assert_error(&r, 403, "TOKEN_NOT_ACTIVE");
     cr_test_res_free(&r);
     assert_int_equal(fx_payments(b.id), 1);
     assert_string_equal(fx_res_status(rb, st), "PAID");

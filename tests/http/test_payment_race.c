@@ -93,7 +93,7 @@ static int check_round(const struct lane *l, const struct round *rd)
     struct cr_db_val p[] = {CR_DB_I(rid)};
     fx_res_status(rd->rid, st);
     fx_seat_status(rd->rid, seat);
-    long long holder = fx_db_int("SELECT COALESCE(t.reservation_id, 0) FROM seats AS t"
+    long long holder = cr_test_db_int("SELECT COALESCE(t.reservation_id, 0) FROM seats AS t"
                                  " JOIN reservations AS r ON r.seat_id = t.id WHERE r.id = ?",
                                  p, 1);
     int paid = strcmp(st, "PAID") == 0;
@@ -138,7 +138,7 @@ static void check_lanes(struct lane *lanes, int *npaid, int *nexpired)
         assert_int_equal(fx_payment_entries(l->u.id), paid);
         assert_int_equal(fx_history_rows_reach(l->u.id, paid), paid);
         struct cr_db_val p[] = {CR_DB_I(fx_user_db_id(l->u.id))};
-        assert_int_equal(fx_db_int("SELECT COUNT(*) FROM payments AS p WHERE p.user_id = ?"
+        assert_int_equal(cr_test_db_int("SELECT COUNT(*) FROM payments AS p WHERE p.user_id = ?"
                                    " AND NOT EXISTS (SELECT 1 FROM reservations AS r"
                                    " JOIN seats AS t ON t.id = r.seat_id"
                                    " WHERE r.payment_id = p.id AND r.status = 'PAID'"

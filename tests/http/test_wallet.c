@@ -56,14 +56,6 @@ static long api_balance(const char *uid)
     return (long)b;
 }
 
-static void assert_error(struct cr_test_res *r, long status, const char *code)
-{
-    if (r->status != status || strcmp(cr_test_error_code(r), code) != 0)
-        print_error("expected %ld %s, got %ld %s\n", status, code, r->status, r->body);
-    assert_int_equal(r->status, status);
-    assert_string_equal(cr_test_error_code(r), code);
-}
-
 static struct cr_db_val uuid_param(const char *uid, struct cr_uuid *u)
 {
     assert_int_equal(cr_uuid_parse(uid, u), 0);
@@ -147,10 +139,10 @@ static void test_create_user(void **state)
 
     /* A body that is not a JSON object is 400. */
     cr_test_req(&r, "POST", "/api/v1/users", "[]", NULL);
-    assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     cr_test_req(&r, "POST", "/api/v1/users", "{", NULL);
-    assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
 }
 
@@ -165,17 +157,17 @@ static void test_balance_errors(void **state)
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof(path), fmt[i], uid);
         cr_test_req(&r, "GET", path, NULL, NULL);
-        assert_error(&r, 404, "NOT_FOUND");
+        cr_test_assert_error(&r, 404, "NOT_FOUND");
         cr_test_res_free(&r);
         snprintf(path, sizeof(path), fmt[i], "not-a-uuid");
         cr_test_req(&r, "GET", path, NULL, NULL);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* Wrong method on a wallet path. */
     snprintf(path, sizeof(path), "/api/v1/users/%s/balance", uid);
     cr_test_req(&r, "POST", path, "{}", NULL);
-    assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    cr_test_assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     cr_test_res_free(&r);
 }
 
@@ -320,7 +312,7 @@ static void test_idempotent_charge(void **state)
 
     /* The same key with another amount. */
     charge(&r, uid, "{\"amount\": 7001}", key);
-    assert_error(&r, 409, "IDEMPOTENCY_KEY_REUSED");
+    cr_test_assert_error(&r, 409, "IDEMPOTENCY_KEY_REUSED");
     cr_test_res_free(&r);
     assert_int_equal(db_balance(uid), 7000);
     assert_int_equal(db_entries(uid), 1);
@@ -349,7 +341,7 @@ static void test_limit_exceeded(void **state)
     db_set_balance(uid, max - 500);
 
     charge(&r, uid, "{\"amount\": 1000}", NULL);
-    assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
+    cr_test_assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
     cr_test_res_free(&r);
     assert_int_equal(db_balance(uid), max - 500);
     assert_int_equal(db_entries(uid), 0);
@@ -357,7 +349,7 @@ static void test_limit_exceeded(void **state)
     /* With a key, the 422 is recorded and replayed as it was, and nothing moves. */
     new_key(key, sizeof(key));
     charge(&r, uid, "{\"amount\": 501}", key);
-    assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
+    cr_test_assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
     charge(&again, uid, "{\"amount\": 501}", key);
     assert_int_equal(again.status, 422);
     assert_string_equal(again.body, r.body);
@@ -371,7 +363,7 @@ static void test_limit_exceeded(void **state)
     assert_int_equal(cr_test_int(&r, "balance"), max);
     cr_test_res_free(&r);
     charge(&r, uid, "{\"amount\": 1}", NULL);
-    assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
+    cr_test_assert_error(&r, 422, "BALANCE_LIMIT_EXCEEDED");
     cr_test_res_free(&r);
     assert_int_equal(db_balance(uid), max);
     assert_int_equal(db_entries(uid), 1);
@@ -397,23 +389,23 @@ static void test_bad_charges_change_nothing(void **state)
         charge(&r, uid, bad_bodies[i], NULL);
         if (r.status != 400)
             print_error("body %s\n", bad_bodies[i]);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
         /* The same with a key: still 400 and no key recorded. */
         new_key(key, sizeof(key));
         charge(&r, uid, bad_bodies[i], key);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* A missing body. */
     snprintf(path, sizeof(path), "/api/v1/users/%s/balance/charge", uid);
     cr_test_req(&r, "POST", path, NULL, NULL);
-    assert_error(&r, 400, "INVALID_REQUEST");
+    cr_test_assert_error(&r, 400, "INVALID_REQUEST");
     cr_test_res_free(&r);
     /* Not JSON. */
     const char *text[] = {"Content-Type: text/plain", NULL};
     cr_test_req(&r, "POST", path, "{\"amount\": 1000}", text);
-    assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+    cr_test_assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     cr_test_res_free(&r);
 
     /* Bad Idempotency-Keys. */
@@ -425,7 +417,7 @@ static void test_bad_charges_change_nothing(void **state)
         charge(&r, uid, "{\"amount\": 1000}", bad_keys[i]);
         if (r.status != 400)
             print_error("key %s\n", bad_keys[i]);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* 64 characters is the longest good key. */
@@ -437,13 +429,13 @@ static void test_bad_charges_change_nothing(void **state)
     cr_uuid_v7(&u, cr_time_now_ms());
     cr_uuid_format(&u, unknown);
     charge(&r, unknown, "{\"amount\": 1000}", NULL);
-    assert_error(&r, 404, "NOT_FOUND");
+    cr_test_assert_error(&r, 404, "NOT_FOUND");
     cr_test_res_free(&r);
     const char *bad_ids[] = {"not-a-uuid", "12345", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5",
                              "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g"};
     for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
         charge(&r, bad_ids[i], "{\"amount\": 1000}", NULL);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
 
@@ -480,7 +472,7 @@ static void test_idempotency_row_lifecycle(void **state)
     new_key(key, sizeof(key));
     plant_key(uid, key, "charge|amount=100", "IN_PROGRESS", 0);
     charge(&r, uid, "{\"amount\": 100}", key);
-    assert_error(&r, 409, "REQUEST_IN_PROGRESS");
+    cr_test_assert_error(&r, 409, "REQUEST_IN_PROGRESS");
     cr_test_res_free(&r);
     assert_int_equal(db_balance(uid), 0);
 
@@ -665,7 +657,7 @@ static void test_history_bad_params(void **state)
         cr_test_req(&r, "GET", path, NULL, NULL);
         if (r.status != 400)
             print_error("query %s\n", bad[i]);
-        assert_error(&r, 400, "INVALID_REQUEST");
+        cr_test_assert_error(&r, 400, "INVALID_REQUEST");
         cr_test_res_free(&r);
     }
     /* The edges are fine. */
