@@ -32,7 +32,8 @@ struct cr_hold {
  * One transaction: the user's row is locked (so one user's holds run one at a time and the
  * limit holds under concurrency), the reservation is inserted, the seat is taken by one
  * conditional UPDATE on its version, and a run-out hold the seat is taken over from is
- * marked EXPIRED; all or nothing.
+ * marked EXPIRED; all or nothing. A plain read of the seat comes first and refuses a sold
+ * seat or another user's live hold (or an unknown seat) without any transaction.
  * On CR_OK, *out is the reservation and *created is 1 for a new hold, 0 when the user already
  * held this seat (the same reservation, unchanged). Otherwise CR_E_NOT_FOUND (no such
  * schedule or seat, or no such user), CR_E_SEAT_UNAVAILABLE (held by someone else or sold,

@@ -6,6 +6,9 @@
  *   {q}:tok:<t> HASH user, state (W|A), exp: what the token gate reads, expiring with it
  *   {q}:user:<u> the user's live token (one place in line per user), expiring with it
  *   {q}:used:<t> user of a token spent by a payment, kept 24 hours
+ *   {q}:users   SET of the users known to exist in MariaDB (users are never deleted), so that
+ *               a join needs no database lookup; filled by the wallet on creation and by a
+ *               join that had to ask MariaDB. Losing it costs lookups, never correctness.
  * Time is Redis's own TIME, so every process agrees on it. */
 #include <math.h>
 #include <stdio.h>
@@ -75,17 +78,38 @@
     "          tonumber(oldest[2] or now), now, created}\n"                                     \
     "end\n"
 
-/* KEYS[6] = {q}:user:<u>; ARGV[4] = a fresh token, ARGV[5] = the user. */
+/* KEYS[6] = {q}:user:<u>, KEYS[7] = {q}:users; ARGV[4] = a fresh token, ARGV[5] = the user,
+ * ARGV[6] = 1 when the caller found the user in MariaDB (it is added to {q}:users), 0 when
+ * the script must find it in {q}:users and otherwise returns {-1} without joining.
+ * The join storm's hot path: a new token goes straight to the active set when nobody waits
+ * and there is room, which is what admit() would do with it at once, in fewer commands; and
+ * without purge() first, which cannot change that decision (tokens past their time still in
+ * the active set only make it look fuller; their keys are gone by their own expiry). */
 static struct cr_redis_script cr_queue_join_lua = {
     CR_QUEUE_PRELUDE
+    "if ARGV[6] == '1' then redis.call('SADD', KEYS[7], ARGV[5])\n"
+    "elseif redis.call('SISMEMBER', KEYS[7], ARGV[5]) == 0 then return {-1} end\n"
+    "local function live(t) return t and redis.call('EXISTS', P..'tok:'..t) == 1 and t end\n"
+    "local t, created = live(redis.call('GET', KEYS[6])), 0\n"
+    "if not t and redis.call('ZCARD', wait) == 0 and redis.call('ZCARD', active) < max then\n"
+    "  t = ARGV[4]\n"
+    "  local exp, tk = now + attl, P..'tok:'..t\n"
+    "  redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"
+    "  redis.call('HSET', tk, 'user', ARGV[5], 'state', 'A', 'exp', exp)\n"
+    "  redis.call('PEXPIREAT', tk, exp)\n"
+    "  redis.call('SET', KEYS[6], t, 'PXAT', exp)\n"
+    "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"
+    /* what status(t, 1) would return for it (the estimate's inputs are unused when active) */
+    "  return {1, t, ARGV[5], 'A', 0, exp, 0, now, now, 1}\n"
+    "end\n"
     "purge()\n"
-    "local t, created = redis.call('GET', KEYS[6]), 0\n"
-    "if not t or redis.call('EXISTS', P..'tok:'..t) == 0 then\n"
+    "t = live(t)\n" /* purge() drops a token in the very millisecond its time ends */
+    "if not t then\n"
     "  t, created = ARGV[4], 1\n"
-    "  local dl = now + ittl\n"
+    "  local dl, tk = now + ittl, P..'tok:'..t\n"
     "  redis.call('ZADD', wait, redis.call('INCR', seq), t); redis.call('ZADD', idle, dl, t)\n"
-    "  redis.call('HSET', P..'tok:'..t, 'user', ARGV[5], 'state', 'W', 'exp', dl)\n"
-    "  redis.call('PEXPIREAT', P..'tok:'..t, dl)\n"
+    "  redis.call('HSET', tk, 'user', ARGV[5], 'state', 'W', 'exp', dl)\n"
+    "  redis.call('PEXPIREAT', tk, dl)\n"
     "  redis.call('SET', KEYS[6], t, 'PXAT', dl)\n"
     "elseif redis.call('HGET', P..'tok:'..t, 'state') == 'W' then\n"
     "  touch(t)\n"
@@ -123,16 +147,6 @@ static struct cr_redis_script cr_queue_maintain_lua = {
     CR_QUEUE_PRELUDE
     "local n, m = purge()\n"
     "return {n, m, admit()}\n",
-    ""};
-
-/* Looks a token up, falling back to the record of spent tokens. KEYS[1] = {q}:tok:<t>,
- * KEYS[2] = {q}:used:<t>. */
-static struct cr_redis_script cr_queue_lookup_lua = {
-    "local h = redis.call('HMGET', KEYS[1], 'user', 'state')\n"
-    "if h[1] then return {h[1], h[2]} end\n"
-    "local u = redis.call('GET', KEYS[2])\n"
-    "if u then return {u, 'U'} end\n"
-    "return {}\n",
     ""};
 
 long long cr_queue_estimate(long long position, long long admitted, long long oldest_ms,
@@ -224,7 +238,8 @@ static int cr_queue_new_token(char *out)
     return CR_OK;
 }
 
-int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, struct cr_queue_ticket *out)
+int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
+                  struct cr_queue_ticket *out)
 {
     char token[45], uid[CR_UUID_STRLEN];
     redisReply *r = NULL;
@@ -232,12 +247,21 @@ int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, struct cr_queu
     if (rc != CR_OK)
         return rc;
     cr_uuid_format(user, uid);
-    const char *keys[] = {cr_arena_sprintf(a, "{q}:user:%s", uid)};
-    const char *args[] = {token, uid};
-    if ((rc = cr_queue_run(a, &r, &cr_queue_join_lua, 1, keys, 2, args)) != CR_OK)
+    const char *keys[] = {cr_arena_sprintf(a, "{q}:user:%s", uid), "{q}:users"};
+    const char *args[] = {token, uid, vouched ? "1" : "0"};
+    if ((rc = cr_queue_run(a, &r, &cr_queue_join_lua, 2, keys, 3, args)) != CR_OK)
         return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && cr_queue_int(r->element[0]) == -1)
+        return CR_E_NOT_FOUND; /* not in {q}:users: the caller asks MariaDB */
     rc = cr_queue_ticket(r, out);
     return rc == CR_E_TOKEN_INVALID ? CR_E_INTERNAL : rc;
+}
+
+int cr_queue_know_user(struct cr_arena *a, const struct cr_uuid *user)
+{
+    char uid[CR_UUID_STRLEN];
+    redisReply *r = NULL;
+    return cr_redis_cmd(a, &r, "SADD {q}:users %s", cr_uuid_format(user, uid));
 }
 
 int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out)
@@ -272,20 +296,31 @@ int cr_queue_maintain(struct cr_arena *a, long long *expired, long long *idle,
     return CR_OK;
 }
 
+/* One HMGET for a live token (every gated request), and only when it is gone a GET of the
+ * record of spent tokens: plain commands rather than a script, which cost Redis several times
+ * the CPU of the lookup itself (bench/RESULTS.md). The leave script drops a token and records
+ * it as spent in one step, so no order of these two reads can miss both. */
 int cr_queue_lookup(struct cr_arena *a, const char *token, struct cr_caller *caller)
 {
     redisReply *r = NULL;
-    const char *argv[] = {cr_arena_sprintf(a, "{q}:tok:%s", token),
-                          cr_arena_sprintf(a, "{q}:used:%s", token)};
-    int rc = cr_redis_eval(a, &r, &cr_queue_lookup_lua, 2, 2, argv);
+    int rc = cr_redis_cmd(a, &r, "HMGET {q}:tok:%s user state", token);
     if (rc != CR_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-        cr_uuid_parse(r->element[0]->str, &caller->user) != CR_OK)
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        if (cr_uuid_parse(r->element[0]->str, &caller->user) != CR_OK)
+            return CR_E_TOKEN_INVALID;
+        caller->token = token;
+        caller->active = strcmp(r->element[1]->str, "A") == 0;
+        caller->used = 0;
+        return CR_OK;
+    }
+    if ((rc = cr_redis_cmd(a, &r, "GET {q}:used:%s", token)) != CR_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_STRING || cr_uuid_parse(r->str, &caller->user) != CR_OK)
         return CR_E_TOKEN_INVALID;
     caller->token = token;
-    caller->active = strcmp(r->element[1]->str, "A") == 0;
-    caller->used = strcmp(r->element[1]->str, "U") == 0;
-    return caller->used ? CR_E_TOKEN_INVALID : CR_OK;
+    caller->active = 0;
+    caller->used = 1;
+    return CR_E_TOKEN_INVALID;
 }

@@ -22,8 +22,15 @@ struct cr_queue_ticket {
 };
 
 /* Gives user a place in line, or returns its live token (created = 0). Admits at once when
- * there is room. CR_OK or CR_E_UNAVAILABLE. */
-int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, struct cr_queue_ticket *out);
+ * there is room. The user must be known to exist: with vouched = 0 the line's own set of
+ * known users ({q}:users) decides, and a user not in it gets CR_E_NOT_FOUND (nothing
+ * changed: look it up in MariaDB and call again with vouched = 1, which records it).
+ * CR_OK, CR_E_NOT_FOUND or CR_E_UNAVAILABLE. */
+int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
+                  struct cr_queue_ticket *out);
+/* Records that user exists (the wallet, after creating it), so that its first join needs no
+ * database lookup. CR_OK or a Redis error (harmless: the join falls back to MariaDB). */
+int cr_queue_know_user(struct cr_arena *a, const struct cr_uuid *user);
 /* Recomputes a token's state now: admits from the head when places are free, and pushes a
  * waiting token's idle deadline forward. CR_E_TOKEN_INVALID when the token is gone. */
 int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out);

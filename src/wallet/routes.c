@@ -7,6 +7,7 @@
 #include "cr_error.h"
 #include "cr_idem.h"
 #include "cr_json.h"
+#include "cr_queue.h"
 #include "cr_user.h"
 #include "cr_wallet.h"
 #include "routes.h"
@@ -47,6 +48,9 @@ static int wallet_create_user(struct cr_req *req, struct cr_resp *resp)
     if ((rc = cr_json_body(req, &body)) != CR_OK ||
         (rc = cr_wallet_create_user(&u)) != CR_OK)
         return rc;
+    /* So that the user's first queue join needs no MariaDB lookup; when Redis is down the
+     * join looks the user up itself, so a failure here changes nothing. */
+    cr_queue_know_user(req->arena, &u);
     return cr_resp_json(req, resp, 201, cr_wallet_balance_json(&u, 0));
 }
 

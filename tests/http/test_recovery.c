@@ -217,9 +217,9 @@ static int failures(long long from, long long to, int print)
 }
 
 /* An outage of one dependency, from down (stop issued) to up (running again): every answer
- * overlapping it until up + 2 s is 2xx or a proper 503 within 2 s; the queue route (and, when
- * db_down, the concert reads) are 503 while it is down; and after up, each kind answers 2xx
- * within 2 s and keeps doing so. Returns the slowest kind's recovery time in ms. */
+ * overlapping it until up + 2 s is 2xx or a proper 503 within 2 s; the queue route (when Redis
+ * is down) or the concert reads (when MariaDB is) are 503 while it is down; and after up, each
+ * kind answers 2xx within 2 s and keeps doing so. Returns the slowest kind's recovery time in ms. */
 static long long judge_outage(const char *what, long long down, long long restart, long long up,
                               long long end, int db_down)
 {
@@ -279,13 +279,15 @@ static long long judge_outage(const char *what, long long down, long long restar
     assert_int_equal(bad, 0);
     assert_int_equal(slow, 0);
     /* The dependency really was down for the routes that need it. */
-    assert_true(seen503[K_QUEUE] > 0);
-    assert_int_equal(while_down_2xx[K_QUEUE], 0);
     assert_true(seen503[K_HEALTH] > 0);
     if (db_down) {
         assert_true(seen503[K_CONCERTS] > 0);
         assert_int_equal(while_down_2xx[K_CONCERTS], 0);
+        /* The queue join needs no MariaDB for a user the line already knows ({q}:users,
+         * cr_queue.c), so while MariaDB is down it may answer 2xx as well as 503. */
     } else {
+        assert_true(seen503[K_QUEUE] > 0);
+        assert_int_equal(while_down_2xx[K_QUEUE], 0);
         assert_int_equal(seen503[K_CONCERTS], 0); /* the catalogue needs no Redis */
     }
     assert_true(worst <= 2000);
