@@ -53,40 +53,55 @@ struct cr_wallet_charge_ctx {
     const char *body;  /* out */
 };
 
+/* The charge's statements, by internal id ([0]) or, when the caller has not looked the user
+ * up, by UUID through uq_users_uuid ([1]). */
+static const char *const cr_wallet_sql_add[2] = {
+    "UPDATE users SET balance = balance + ?, version = version + 1 "
+    "WHERE id = ? AND balance + ? <= ?",
+    "UPDATE users SET balance = balance + ?, version = version + 1 "
+    "WHERE uuid = ? AND balance + ? <= ?"};
+static const char *const cr_wallet_sql_entry[2] = {
+    "INSERT INTO balance_entries (user_id, type, amount, balance_after) "
+    "SELECT id, 'CHARGE', ?, balance FROM users WHERE id = ? RETURNING balance_after",
+    "INSERT INTO balance_entries (user_id, type, amount, balance_after) "
+    "SELECT id, 'CHARGE', ?, balance FROM users WHERE uuid = ? RETURNING balance_after"};
+static const char *const cr_wallet_sql_exists[2] = {"SELECT id FROM users WHERE id = ?",
+                                                    "SELECT id FROM users WHERE uuid = ?"};
+
 /* The charge transaction. The balance moves with one atomic, limit-guarded UPDATE rather
  * than read-modify-write with a version check: the row lock serialises concurrent charges
  * inside InnoDB, so no update is ever lost and nobody has to retry; optimistic retries would
  * make 100 concurrent charges to one user fail and retry over and over (a retry storm) and
- * still need a bound on the retries. The read-back sees our own write under the lock we
- * hold, so balance_after is exact and the entries step one charge at a time. */
+ * still need a bound on the retries. The entry is written by INSERT ... SELECT from the row we
+ * hold locked, which (READ COMMITTED) reads our own write, so balance_after is exact and the
+ * entries step one charge at a time; RETURNING hands that balance back without another
+ * SELECT. Without an Idempotency-Key the caller does not look the user up first: 4 round trips
+ * (START, UPDATE, INSERT, COMMIT) instead of 6, about 10 % more charges per second against
+ * the same-run baseline (bench/RESULTS.md). */
 static int cr_wallet_charge_txn(void *arg)
 {
     struct cr_wallet_charge_ctx *c = arg;
     struct cr_db_rows rows;
     long long affected = 0;
-    int rc;
+    int by_uuid = c->user_id <= 0, rc;
+    struct cr_db_val who = by_uuid ? CR_DB_UUID(c->u) : CR_DB_I(c->user_id);
 
-    struct cr_db_val up[] = {CR_DB_I(c->amount), CR_DB_I(c->user_id), CR_DB_I(c->amount),
-                             CR_DB_I(c->max)};
-    if ((rc = cr_db_exec("UPDATE users SET balance = balance + ?, version = version + 1 "
-                         "WHERE id = ? AND balance + ? <= ?",
-                         up, 4, &affected, NULL)) != CR_OK)
+    struct cr_db_val up[] = {CR_DB_I(c->amount), who, CR_DB_I(c->amount), CR_DB_I(c->max)};
+    if ((rc = cr_db_exec(cr_wallet_sql_add[by_uuid], up, 4, &affected, NULL)) != CR_OK)
         return rc;
-    struct cr_db_val id[] = {CR_DB_I(c->user_id)};
-    if ((rc = cr_db_query(c->a, "SELECT balance FROM users WHERE id = ?", id, 1, &rows)) !=
-        CR_OK)
+    if (affected != 1) {
+        /* Nothing changed: an unknown user, or the limit refused it. */
+        struct cr_db_val p[] = {who};
+        if ((rc = cr_db_query(c->a, cr_wallet_sql_exists[by_uuid], p, 1, &rows)) != CR_OK)
+            return rc;
+        return rows.nrows == 0 ? CR_E_NOT_FOUND : CR_E_BALANCE_LIMIT;
+    }
+    struct cr_db_val ins[] = {CR_DB_I(c->amount), who};
+    if ((rc = cr_db_query(c->a, cr_wallet_sql_entry[by_uuid], ins, 2, &rows)) != CR_OK)
         return rc;
-    if (rows.nrows == 0)
-        return CR_E_NOT_FOUND;
-    if (affected != 1)
-        return CR_E_BALANCE_LIMIT; /* the user exists, so the limit refused it */
+    if (rows.nrows != 1)
+        return CR_E_INTERNAL; /* the row we just updated, under our lock */
     c->balance = CR_DB_CELL(&rows, 0, 0)->i;
-
-    struct cr_db_val ins[] = {CR_DB_I(c->user_id), CR_DB_I(c->amount), CR_DB_I(c->balance)};
-    if ((rc = cr_db_exec("INSERT INTO balance_entries (user_id, type, amount, balance_after) "
-                         "VALUES (?, 'CHARGE', ?, ?)",
-                         ins, 3, NULL, NULL)) != CR_OK)
-        return rc;
 
     json_object *o = cr_wallet_balance_json(c->u, c->balance);
     c->body = cr_json_text(c->a, o);

@@ -30,7 +30,8 @@ int cr_wallet_balance(struct cr_arena *a, const struct cr_uuid *u, long long *ba
 /* The contract's {"userId", "balance"} object; a new object owned by the caller. */
 json_object *cr_wallet_balance_json(const struct cr_uuid *u, long long balance);
 
-/* Adds amount to the balance of user (public id u, internal id user_id) in one transaction
+/* Adds amount to the balance of user (public id u, internal id user_id, or 0 when the caller
+ * has not looked it up: then the transaction finds it by u) in one transaction
  * that also writes the CHARGE entry and, through idem (which may carry no key), records the
  * 200 response. The balance may not pass max. On CR_OK, *balance is the new balance and
  * *body the response's JSON text (in a); the caller sends exactly *body. Otherwise

@@ -79,8 +79,12 @@ static int wallet_charge(struct cr_req *req, struct cr_resp *resp)
     int rc;
     if ((rc = cr_req_param_uuid(req, 0, "userId", &u)) != CR_OK ||
         (rc = cr_idem_check_key(req)) != CR_OK || (rc = cr_json_body(req, &body)) != CR_OK ||
-        (rc = cr_json_int(req, body, "amount", 1, CR_WALLET_CHARGE_MAX, &amount)) != CR_OK ||
-        (rc = wallet_user(req, &u, &id)) != CR_OK)
+        (rc = cr_json_int(req, body, "amount", 1, CR_WALLET_CHARGE_MAX, &amount)) != CR_OK)
+        return rc;
+    /* The internal id is needed first only to claim an Idempotency-Key; without one, the
+     * charge's transaction finds the user by its UUID (one round trip less). */
+    id = 0;
+    if (req->idempotency_key != NULL && (rc = wallet_user(req, &u, &id)) != CR_OK)
         return rc;
     const char *fingerprint = cr_arena_sprintf(req->arena, "amount=%lld", amount);
     if ((rc = cr_idem_begin(req, resp, id, "charge", fingerprint, &idem)) != CR_OK ||
@@ -90,6 +94,8 @@ static int wallet_charge(struct cr_req *req, struct cr_resp *resp)
     rc = cr_wallet_charge(req->arena, &u, id, amount, max, &idem, &balance, &text);
     if (rc == CR_E_BALANCE_LIMIT)
         cr_fail(req, rc, "the charge would take the balance over %lld", max);
+    if (rc == CR_E_NOT_FOUND) /* only without a key: nothing was claimed */
+        return cr_fail(req, rc, "no such user");
     if (rc != CR_OK)
         return cr_idem_fail(req, &idem, rc);
     resp->status = 200;
