@@ -14,6 +14,7 @@
 
 #include "cr_config.h"
 #include "cr_test.h"
+#include "cr_time.h"
 
 static const char *cr_test_base;
 
@@ -177,6 +178,24 @@ long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n)
     long long v = CR_DB_CELL(&rows, 0, 0)->type == CR_DB_NULL ? -1 : CR_DB_CELL(&rows, 0, 0)->i;
     cr_arena_free(a);
     return v;
+}
+
+long long cr_test_new_schedule(long long concert_id, int nseats)
+{
+    long long id = 0;
+    struct cr_db_val p[] = {CR_DB_I(concert_id),
+                            CR_DB_T(cr_time_now_ms() + 3650LL * 24 * 3600 * 1000),
+                            CR_DB_I(nseats)};
+    assert_int_equal(cr_db_exec("INSERT INTO schedules (concert_id, starts_at, total_seats)"
+                                " VALUES (?, ?, ?)",
+                                p, 3, NULL, &id),
+                     0);
+    struct cr_db_val s[] = {CR_DB_I(id), CR_DB_I(nseats)};
+    assert_int_equal(cr_db_exec("INSERT INTO seats (schedule_id, seat_no, price)"
+                                " SELECT ?, seq, 1000 * seq FROM seq_1_to_1000 WHERE seq <= ?",
+                                s, 2, NULL, NULL),
+                     0);
+    return id;
 }
 
 struct cr_test_pool {

@@ -45,6 +45,10 @@ void cr_test_assert_error(const struct cr_test_res *res, long status, const char
  * a literal (it keys the statement cache). Main thread only. */
 long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n);
 
+/* Inserts a schedule of concert_id ten years ahead with nseats seats (seat n costs 1000 * n)
+ * and returns its id. Main thread only. */
+long long cr_test_new_schedule(long long concert_id, int nseats);
+
 /* Runs fn(i, ctx) for i in [0, ntasks) on nthreads threads at once; returns when all ended. */
 void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), void *ctx);
 

@@ -51,20 +51,9 @@ void fx_cleanup(void)
 
 long long fx_schedule(int nseats)
 {
-    long long id = 0;
     assert_true(fx_nschedules < FX_MAX_SCHEDULES);
-    struct cr_db_val p[] = {CR_DB_I(fx_concert), CR_DB_T(cr_time_now_ms() + 3650 * FX_DAY_MS),
-                            CR_DB_I(nseats)};
-    assert_int_equal(cr_db_exec("INSERT INTO schedules (concert_id, starts_at, total_seats)"
-                                " VALUES (?, ?, ?)",
-                                p, 3, NULL, &id),
-                     CR_OK);
+    long long id = cr_test_new_schedule(fx_concert, nseats);
     fx_schedules[fx_nschedules++] = id;
-    struct cr_db_val s[] = {CR_DB_I(id), CR_DB_I(nseats)};
-    assert_int_equal(cr_db_exec("INSERT INTO seats (schedule_id, seat_no, price)"
-                                " SELECT ?, seq, 1000 * seq FROM seq_1_to_1000 WHERE seq <= ?",
-                                s, 2, NULL, NULL),
-                     CR_OK);
     return id;
 }
 
