@@ -16,7 +16,6 @@
 #include "cr_uuid.h"
 #include "payment_fixture.h"
 
-#define FX_DAY_MS (24LL * 3600 * 1000)
 #define FX_MAX_SCHEDULES 16
 
 static long long fx_concert;

@@ -18,7 +18,6 @@
 #include "cr_time.h"
 #include "cr_uuid.h"
 
-#define DAY_MS (24LL * 3600 * 1000)
 #define HOLD_MS 2000 /* RESERVATION_HOLD_SECONDS=2 in test_holds.conf */
 #define MAX_SCHEDULES 16
 #define JOB_SEATS 1000 /* run-out holds written directly for the expiry job test */
