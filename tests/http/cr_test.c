@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -237,4 +240,45 @@ void cr_test_new_user(char *uid)
     snprintf(uid, 37, "%s", cr_test_str(&r, "userId"));
     assert_int_equal(strlen(uid), 36);
     cr_test_res_free(&r);
+}
+
+long long cr_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cr_test_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms)
+{
+    long long end = cr_test_now_ms() + timeout_ms;
+    int v;
+    while (!(v = cond(ctx)) && cr_test_now_ms() < end)
+        cr_test_sleep_ms(20);
+    return v;
+}
+
+int cr_test_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    if (pid <= 0 || kill(pid, 0) != 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0; /* reaped between the two looks */
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the
+     * last ')'. */
+    const char *rp = strrchr(buf, ')');
+    return rp == NULL || rp[1] != ' ' || rp[2] != 'Z';
 }

@@ -4,6 +4,7 @@
 #define CR_TEST_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 
 #include "cr_db.h"
@@ -54,5 +55,21 @@ void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), vo
 
 /* Creates a user through the API and copies its id into uid (37 bytes). */
 void cr_test_new_user(char *uid);
+
+/* --- processes and time: a test waits for things by polling with a deadline ----------- */
+
+/* Monotonic milliseconds, and a sleep that is not cut short by signals. */
+long long cr_test_now_ms(void);
+void cr_test_sleep_ms(long ms);
+
+/* Polls cond(ctx) every 20 ms until it returns non-zero or timeout_ms have passed; returns
+ * the last value of cond. Deadlines are generous: the machine may be slow or loaded, and a
+ * test that waits less than its deadline loses nothing. */
+int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms);
+
+/* 1 when pid exists and is not a zombie. kill(pid, 0) alone also succeeds on a zombie, and an
+ * orphan that exited stays one until the machine's init reaps it, which may take a second or
+ * more (FACTS.md: "Init reaps late"). */
+int cr_test_pid_alive(pid_t pid);
 
 #endif

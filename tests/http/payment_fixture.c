@@ -244,8 +244,8 @@ long long fx_history_rows(const char *user)
 long long fx_history_rows_reach(const char *user, long long want)
 {
     long long n = fx_history_rows(user);
-    for (int i = 0; i < 100 && n != want; i++) {
-        usleep(20000);
+    for (long long end = cr_test_now_ms() + 10000; n != want && cr_test_now_ms() < end;) {
+        cr_test_sleep_ms(20);
         n = fx_history_rows(user);
     }
     return n;

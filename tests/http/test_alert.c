@@ -218,10 +218,10 @@ static void wait_logged(const char *name, const char *rid)
     char path[1024], needle[128];
     path_of(path, sizeof(path), name);
     snprintf(needle, sizeof(needle), "\"requestId\":\"%s\"", rid);
-    for (int i = 0; i < 300; i++) {
+    for (long long end = cr_test_now_ms() + 10000; cr_test_now_ms() < end;) {
         if (sh("grep -qF '%s' '%s'", needle, path) == 0)
             return;
-        usleep(10000);
+        cr_test_sleep_ms(10);
     }
     fail_msg("%s never logged %s", name, rid);
 }
@@ -249,16 +249,16 @@ static void redis_start(void)
     if (redis_up())
         return;
     assert_int_equal(sh("redis-server '%s/redis.conf' >/dev/null 2>&1", getenv("CR_STACK_DIR")), 0);
-    for (int i = 0; i < 100 && !redis_up(); i++)
-        usleep(100000);
+    for (long long end = cr_test_now_ms() + 20000; !redis_up() && cr_test_now_ms() < end;)
+        cr_test_sleep_ms(100);
     assert_true(redis_up());
 }
 
 static void redis_stop(void)
 {
     sh("redis-cli -s '%s/run/redis.sock' shutdown >/dev/null 2>&1", getenv("CR_STACK_DIR"));
-    for (int i = 0; i < 100 && redis_up(); i++)
-        usleep(100000);
+    for (long long end = cr_test_now_ms() + 20000; redis_up() && cr_test_now_ms() < end;)
+        cr_test_sleep_ms(100);
     assert_false(redis_up());
 }
 

@@ -141,14 +141,14 @@ static long health_status(const char *want_redis)
 {
     struct cr_test_res r;
     long st = 0;
-    for (int i = 0; i < 100; i++) {
+    for (long long end = cr_test_now_ms() + 20000; cr_test_now_ms() < end;) {
         cr_test_req(&r, "GET", "/healthz", NULL, NULL);
         int match = strcmp(cr_test_str(&r, "redis"), want_redis) == 0;
         st = r.status;
         cr_test_res_free(&r);
         if (match)
             return st;
-        usleep(100000);
+        cr_test_sleep_ms(100);
     }
     return -st;
 }

@@ -57,19 +57,6 @@ static char seats_auth[400];
 static char queue_body[128];
 static int workers_per_group = 2;
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int is_2xx(long s)
 {
     return s >= 200 && s < 300;
@@ -79,7 +66,7 @@ static int is_2xx(long s)
 
 static void record(long long t0, enum kind k, struct cr_test_res *r)
 {
-    struct entry e = {t0, now_ms(), k, r->status, 0, 0};
+    struct entry e = {t0, cr_test_now_ms(), k, r->status, 0, 0};
     char *ra = cr_test_header(r, "Retry-After");
     e.retry_after = ra != NULL && atoi(ra) > 0;
     free(ra);
@@ -94,7 +81,7 @@ static void one(enum kind k)
 {
     struct cr_test_res r;
     const char *auth[] = {seats_auth, NULL};
-    long long t0 = now_ms();
+    long long t0 = cr_test_now_ms();
     switch (k) {
     case K_CONCERTS: cr_test_req(&r, "GET", "/api/v1/concerts", NULL, NULL); break;
     case K_SEATS: cr_test_req(&r, "GET", seats_path, NULL, auth); break;
@@ -110,7 +97,7 @@ static void *reader(void *arg)
     (void)arg;
     for (int i = 0; !stop_clients; i++) {
         one((enum kind)(i % 3));
-        sleep_ms(5);
+        cr_test_sleep_ms(5);
     }
     return NULL;
 }
@@ -120,7 +107,7 @@ static void *queue_client(void *arg)
     (void)arg;
     while (!stop_clients) {
         one(K_QUEUE);
-        sleep_ms(10);
+        cr_test_sleep_ms(10);
     }
     return NULL;
 }
@@ -174,11 +161,6 @@ static int workers(const char *group, pid_t *out, int max)
         out[n++] = (pid_t)p;
     pclose(f);
     return n;
-}
-
-static int alive(pid_t pid)
-{
-    return pid > 0 && kill(pid, 0) == 0;
 }
 
 static int contains(const pid_t *set, int n, pid_t p)
@@ -371,7 +353,7 @@ static int setup(void **state)
     pthread_create(&clients[0], NULL, reader, NULL);
     pthread_create(&clients[1], NULL, reader, NULL);
     pthread_create(&clients[2], NULL, queue_client, NULL);
-    sleep_ms(500);
+    cr_test_sleep_ms(500);
     return 0;
 }
 
@@ -395,9 +377,9 @@ static int teardown(void **state)
 static void test_baseline_all_ok(void **state)
 {
     (void)state;
-    long long t = now_ms();
-    sleep_ms(300);
-    assert_int_equal(failures(t - 1000, now_ms(), 1), 0);
+    long long t = cr_test_now_ms();
+    cr_test_sleep_ms(300);
+    assert_int_equal(failures(t - 1000, cr_test_now_ms(), 1), 0);
 }
 
 static void test_kill_worker_comes_back(void **state)
@@ -406,23 +388,23 @@ static void test_kill_worker_comes_back(void **state)
     pid_t before[16], after[16];
     int n = workers("concert", before, 16);
     assert_int_equal(n, workers_per_group);
-    long long t_kill = now_ms();
+    long long t_kill = cr_test_now_ms();
     assert_int_equal(kill(before[0], SIGKILL), 0);
     long long t_back = -1;
-    while (now_ms() - t_kill < 5000) {
+    while (cr_test_now_ms() - t_kill < 5000) {
         int m = workers("concert", after, 16);
         int fresh = 0;
         for (int i = 0; i < m; i++)
             if (!contains(before, n, after[i]))
                 fresh++;
-        if (m == n && fresh == 1 && !alive(before[0])) {
-            t_back = now_ms();
+        if (m == n && fresh == 1 && !cr_test_pid_alive(before[0])) {
+            t_back = cr_test_now_ms();
             break;
         }
-        sleep_ms(20);
+        cr_test_sleep_ms(20);
     }
-    sleep_ms(1000);
-    int bad = failures(t_kill - 50, now_ms(), 1);
+    cr_test_sleep_ms(1000);
+    int bad = failures(t_kill - 50, cr_test_now_ms(), 1);
     print_message("  kill -9 of worker %d: a new one ran after %lld ms; %d request(s) failed "
                   "(one worker serves at most one at a time)\n",
                   (int)before[0], t_back - t_kill, bad);
@@ -434,39 +416,39 @@ static void test_kill_worker_comes_back(void **state)
 static void test_redis_down_5s(void **state)
 {
     (void)state;
-    long long down = now_ms();
+    long long down = cr_test_now_ms();
     assert_int_equal(sh("redis-cli -s %s/run/redis.sock shutdown >/dev/null 2>&1; "
                         "! redis-cli -s %s/run/redis.sock ping >/dev/null 2>&1",
                         stack_dir, stack_dir), 0);
-    sleep_ms(5000);
-    long long restart = now_ms();
+    cr_test_sleep_ms(5000);
+    long long restart = cr_test_now_ms();
     assert_int_equal(sh("redis-server %s/redis.conf >/dev/null 2>&1", stack_dir), 0);
     long long up = -1;
-    while (now_ms() - restart < 10000) {
+    while (cr_test_now_ms() - restart < 10000) {
         if (sh("redis-cli -s %s/run/redis.sock ping 2>/dev/null | grep -q PONG", stack_dir) == 0) {
-            up = now_ms();
+            up = cr_test_now_ms();
             break;
         }
-        sleep_ms(20);
+        cr_test_sleep_ms(20);
     }
     assert_true(up > 0);
-    sleep_ms(2500);
-    judge_outage("redis", down, restart, up, now_ms(), 0);
+    cr_test_sleep_ms(2500);
+    judge_outage("redis", down, restart, up, cr_test_now_ms(), 0);
 }
 
 static void test_mariadb_down_5s(void **state)
 {
     (void)state;
-    long long down = now_ms();
+    long long down = cr_test_now_ms();
     assert_int_equal(sh("mariadb-admin --no-defaults --socket=%s/run/mysqld.sock -uroot shutdown",
                         stack_dir), 0);
-    sleep_ms(5000);
-    long long restart = now_ms();
+    cr_test_sleep_ms(5000);
+    long long restart = cr_test_now_ms();
     /* Returns once the server answers a ping (and its start-up SQL ran). */
     assert_int_equal(lib("cr_mariadb_start %s", stack_dir, ""), 0);
-    long long up = now_ms();
-    sleep_ms(2500);
-    judge_outage("mariadb", down, restart, up, now_ms(), 1);
+    long long up = cr_test_now_ms();
+    cr_test_sleep_ms(2500);
+    judge_outage("mariadb", down, restart, up, cr_test_now_ms(), 1);
 }
 
 /* A GET /api/v1/concerts on its own thread, recorded in the entry given. */
@@ -474,21 +456,60 @@ static void *slow_request(void *arg)
 {
     struct entry *e = arg;
     struct cr_test_res r;
-    e->t0 = now_ms();
+    e->t0 = cr_test_now_ms();
     e->status = cr_test_req(&r, "GET", "/api/v1/concerts", NULL, NULL);
-    e->t1 = now_ms();
+    e->t1 = cr_test_now_ms();
     cr_test_res_free(&r);
     return NULL;
 }
 
+/* How many sessions of the stack's MariaDB run a statement whose text starts with prefix or
+ * wait in the given state (root over the socket: the service's user sees only its own). */
+static int sessions(const char *where)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot -N -B -e "
+             "\"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE %s\"",
+             stack_dir, where);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p == NULL)
+        return -1;
+    if (fscanf(p, "%d", &n) != 1)
+        n = -1;
+    pclose(p);
+    return n;
+}
+
+static int lock_held(void *ctx)
+{
+    (void)ctx;
+    return sessions("INFO LIKE 'DO SLEEP(%'") > 0;
+}
+
 /* Holds a write lock on the concerts table for the given seconds (in the background), so that
- * every concert read waits: a request that stays in flight as long as we like. */
+ * every concert read waits: a request that stays in flight as long as we like. Returns once
+ * the lock is held (the client may take a while to start on a loaded machine). */
 static void lock_concerts(int seconds)
 {
     assert_int_equal(sh("mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot concert -e "
                         "'LOCK TABLES concerts WRITE; DO SLEEP(%d); UNLOCK TABLES' >/dev/null 2>&1 &",
                         stack_dir, seconds), 0);
-    sleep_ms(300);
+    assert_true(cr_test_wait_for(lock_held, NULL, 20000));
+}
+
+/* Starts slow_request on its own thread; returns once it has started, plus a moment for its
+ * request to reach nginx (a loopback connect; the lock then holds it for seconds). */
+static int slow_started(void *ctx)
+{
+    return ((volatile struct entry *)ctx)->t0 != 0;
+}
+static void start_slow_request(pthread_t *th, struct entry *e)
+{
+    pthread_create(th, NULL, slow_request, e);
+    assert_true(cr_test_wait_for(slow_started, e, 20000));
+    cr_test_sleep_ms(200);
 }
 
 static void set_workers(int n)
@@ -504,7 +525,7 @@ static void test_reload_drops_nothing(void **state)
     int n_old = workers("concert", old_workers, 16);
     /* A new configuration (one more worker per group), then back: both socket slots. */
     int counts[2] = {workers_per_group + 1, workers_per_group};
-    long long t0 = now_ms();
+    long long t0 = cr_test_now_ms();
     struct entry slow = {0};
     pthread_t th;
     for (int round = 0; round < 2; round++) {
@@ -512,12 +533,11 @@ static void test_reload_drops_nothing(void **state)
         if (round == 0) {
             /* A request the old generation is still serving when it is told to stop. */
             lock_concerts(4);
-            pthread_create(&th, NULL, slow_request, &slow);
-            sleep_ms(300);
+            start_slow_request(&th, &slow);
         }
-        long long t = now_ms();
+        long long t = cr_test_now_ms();
         assert_int_equal(lib("cr_groups_reload %s %s", stack_dir, bin_dir), 0);
-        long long t_end = now_ms();
+        long long t_end = cr_test_now_ms();
         print_message("  reload %d (WORKERS_PER_GROUP=%d) took %lld ms\n", round + 1,
                       counts[round], t_end - t);
         if (round == 0) {
@@ -531,13 +551,13 @@ static void test_reload_drops_nothing(void **state)
         }
         assert_int_equal(workers("concert", w, 16), counts[round]);
         assert_int_equal(workers("payment", w, 16), counts[round]);
-        sleep_ms(300);
+        cr_test_sleep_ms(300);
     }
     assert_true(supervisor("concert") != old_sup);
-    assert_false(alive(old_sup));
+    assert_false(cr_test_pid_alive(old_sup));
     for (int i = 0; i < n_old; i++)
-        assert_false(alive(old_workers[i]));
-    int bad = failures(t0, now_ms(), 1);
+        assert_false(cr_test_pid_alive(old_workers[i]));
+    int bad = failures(t0, cr_test_now_ms(), 1);
     int n = snapshot(), during = 0;
     for (int i = 0; i < n; i++)
         if (entries[i].t1 >= t0)
@@ -554,37 +574,43 @@ static void test_sigterm_finishes_current_request(void **state)
     pid_t before[16], after[16];
     int n = workers("concert", before, 16);
     assert_true(n > 0);
-    long long t0 = now_ms();
-    lock_concerts(2);
+    long long t0 = cr_test_now_ms();
+    lock_concerts(3);
     struct entry slow = {0};
     pthread_t t;
-    pthread_create(&t, NULL, slow_request, &slow);
-    sleep_ms(500);
+    start_slow_request(&t, &slow);
     for (int i = 0; i < n; i++)
         kill(before[i], SIGTERM);
-    long long t_term = now_ms();
+    long long t_term = cr_test_now_ms();
     /* The workers are busy (the lock holds every concert read), so they are still there. */
-    sleep_ms(200);
+    cr_test_sleep_ms(200);
     int still = 0;
     for (int i = 0; i < n; i++)
-        still += alive(before[i]);
+        still += cr_test_pid_alive(before[i]);
     pthread_join(t, NULL);
     long long gone = -1;
-    while (now_ms() - t_term < 5000) {
+    while (cr_test_now_ms() - t_term < 15000) {
         int left = 0;
         for (int i = 0; i < n; i++)
-            left += alive(before[i]);
+            left += cr_test_pid_alive(before[i]);
         if (left == 0) {
-            gone = now_ms();
+            gone = cr_test_now_ms();
             break;
         }
-        sleep_ms(20);
+        cr_test_sleep_ms(20);
     }
-    sleep_ms(500);
-    int m = workers("concert", after, 16), fresh = 0;
-    for (int i = 0; i < m; i++)
-        fresh += !contains(before, n, after[i]);
-    int bad = failures(t0, now_ms(), 1);
+    /* multiwatch starts the replacements; wait (with a deadline) until all n are new ones. */
+    int m = 0, fresh = 0;
+    for (long long end = cr_test_now_ms() + 10000;;) {
+        m = workers("concert", after, 16);
+        fresh = 0;
+        for (int i = 0; i < m; i++)
+            fresh += !contains(before, n, after[i]);
+        if ((m == n && fresh == n) || cr_test_now_ms() > end)
+            break;
+        cr_test_sleep_ms(50);
+    }
+    int bad = failures(t0, cr_test_now_ms(), 1);
     print_message("  SIGTERM with a request held %lld ms after it: answered %ld after %lld ms; "
                   "%d of %d workers still busy 200 ms after TERM, all gone %lld ms after TERM; "
                   "%d new workers; %d failed requests\n",
