@@ -86,7 +86,7 @@ static void raw_read(int fd, int timeout_ms, struct raw_ans *a)
             a->closed = 1;
             break;
         }
-        size_t take = (size_t)n < sizeof(a->buf) - 1 - a->len ? (size_t)n : sizeof(a->buf) - 1 - a->len;
+        size_t room = sizeof(a->buf) - 1 - a->len, take = (size_t)n < room ? (size_t)n : room;
         memcpy(a->buf + a->len, tmp, take);
         a->len += take;
     }
@@ -379,7 +379,8 @@ static void test_connection_limit(void **state)
     }
     /* nginx counts them once it has read their headers: ask until it says 429, well within the
      * body timeout that would end them. */
-    static const char req[] = "GET /api/v1/concerts HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    static const char req[] =
+        "GET /api/v1/concerts HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     struct raw_ans a;
     do
         raw_exchange(req, sizeof(req) - 1, &a);
@@ -449,7 +450,8 @@ static void test_disconnects(void **state)
     workers_snapshot(before, sizeof(before));
     static const char req[] = "GET /api/v1/concerts HTTP/1.1\r\nHost: t\r\n\r\n";
     static const char part[] = "POST /api/v1/users HTTP/1.1\r\nHost: t\r\n"
-                               "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"";
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: 100\r\n\r\n{\"a\"";
     struct linger rst = {1, 0};
     for (int i = 0; i < 30; i++) {
         int fd = raw_connect();
@@ -555,7 +557,7 @@ static void test_ten_thousand_idle(void **state)
     assert_stack_whole(before);
 }
 
-/* ---- requests nginx refuses ------------------------------------------------------------------- */
+/* ---- requests nginx refuses ------------------------------------------------------------- */
 
 static char *big_header_request(int nlines, int line_len)
 {
