@@ -55,4 +55,8 @@ void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), vo
 /* Creates a user through the API and copies its id into uid (37 bytes). */
 void cr_test_new_user(char *uid);
 
+/* The worker pids of a group of the test stack (the children of its multiwatch, found from
+ * $CR_STACK_DIR/run/<group>.pid) into out; returns how many (0 when none or no stack). */
+int cr_test_group_workers(const char *group, int *out, int max);
+
 #endif
