@@ -152,8 +152,14 @@ static int cr_idem_owner_gone(struct cr_arena *a, const struct cr_db_val *owner,
                          "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                          "WHERE ID = ? AND ID <> CONNECTION_ID()",
                          p, 1, &rows);
-    if (rc == CR_OK)
+    if (rc == CR_OK) {
         *gone = rows.nrows == 1 && CR_DB_CELL(&rows, 0, 0)->i == 0;
+    } else if (rc != CR_E_UNAVAILABLE) {
+        /* Not knowing is no reason to fail the request: the owner counts as alive (409),
+         * and the claim still lapses after CR_IDEM_STALE_MS. */
+        cr_log_warn("idempotency claim owner %lld not looked up (%d)", owner->i, rc);
+        rc = CR_OK;
+    }
     return rc;
 }
 
