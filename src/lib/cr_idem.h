@@ -76,7 +76,8 @@ int cr_idem_finish_in_txn(struct cr_idem *st, int status, const char *body);
 /* After the work failed with err (its transaction rolled back): a 4xx outcome is recorded as
  * the final response (the contract's error body that the dispatcher will send for err, so
  * record req->errmsg first with cr_fail()); a 5xx or 503, or a 401 (a token refused, as a
- * gate would), deletes the claim so the client may retry with the same key. Always returns err, for "return cr_idem_fail(req, &idem, rc);". */
+ * gate would), deletes the claim so the client may retry with the same key. Always returns
+ * err, for "return cr_idem_fail(req, &idem, rc);". */
 int cr_idem_fail(struct cr_req *req, struct cr_idem *st, int err);
 
 /* Deletes up to max rows older than CR_IDEM_TTL_MS (for a periodic job). Sets *deleted when
