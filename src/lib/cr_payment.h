@@ -57,8 +57,8 @@ const char *cr_payment_fingerprint(struct cr_arena *a, const struct cr_uuid *ids
  * *body. Errors, decided over the whole set in this order (out->reason names the first
  * reservation that decided it): CR_E_INVALID (bad ids), CR_E_TOKEN_INVALID (the token
  * paid already, out->token_spent is set: cr_payment_settle_token gives it back, since only
- * a crash between a payment's COMMIT and its give-back leaves such a token live), CR_E_NOT_FOUND (an unknown
- * reservation), CR_E_FORBIDDEN (another user's), CR_E_ALREADY_PAID, CR_E_EXPIRED (a hold that
+ * a crash between a payment's COMMIT and its give-back leaves such a token live),
+ * CR_E_NOT_FOUND (an unknown reservation), CR_E_FORBIDDEN (another user's), CR_E_ALREADY_PAID, CR_E_EXPIRED (a hold that
  * ran out, is EXPIRED or CANCELLED, or lost its seat; holds that ran out are then released
  * in a separate transaction), CR_E_INSUFFICIENT (the balance is lower than the total),
  * CR_E_IN_PROGRESS (idem was taken over), or a database error. On any error nothing of the
