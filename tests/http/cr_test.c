@@ -282,3 +282,29 @@ int cr_test_pid_alive(pid_t pid)
     const char *rp = strrchr(buf, ')');
     return rp == NULL || rp[1] != ' ' || rp[2] != 'Z';
 }
+
+int cr_test_group_workers(const char *group, int *out, int max)
+{
+    char path[512], cmd[128];
+    const char *dir = getenv("CR_STACK_DIR");
+    long sup = 0, pid;
+    int n = 0;
+    if (dir == NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir, group);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld", &sup) != 1)
+        sup = 0;
+    fclose(f);
+    if (sup <= 0)
+        return 0;
+    snprintf(cmd, sizeof(cmd), "pgrep -P %ld", sup);
+    if ((f = popen(cmd, "r")) == NULL)
+        return 0;
+    while (n < max && fscanf(f, "%ld", &pid) == 1)
+        out[n++] = (int)pid;
+    pclose(f);
+    return n;
+}

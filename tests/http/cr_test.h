@@ -72,4 +72,8 @@ int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms);
  * more (FACTS.md: "Init reaps late"). */
 int cr_test_pid_alive(pid_t pid);
 
+/* The worker pids of a group of the test stack (the children of its multiwatch, found from
+ * $CR_STACK_DIR/run/<group>.pid) into out; returns how many (0 when none or no stack). */
+int cr_test_group_workers(const char *group, int *out, int max);
+
 #endif
