@@ -30,7 +30,8 @@ static char uid[37];
 static const char *next_id(void)
 {
     assert_true(nsent < MAX_IDS);
-    snprintf(sent_ids[nsent], sizeof(sent_ids[0]), "input-%d-%lld", nsent, (long long)cr_time_now_ms());
+    snprintf(sent_ids[nsent], sizeof(sent_ids[0]), "input-%d-%lld", nsent,
+             (long long)cr_time_now_ms());
     return sent_ids[nsent++];
 }
 

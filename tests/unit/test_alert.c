@@ -234,7 +234,8 @@ static void test_message_holds_no_client_text(void **state)
         assert_int_equal(parse(CR_ALERT_NGINX, lines[i], &e), 1);
         assert_int_equal(cr_alert_batch_add(&b, &e), CR_OK);
     }
-    const char *app = "{\"time\":\"t\",\"level\":\"error\",\"group\":\"wallet\",\"requestId\":\"a1\","
+    const char *app = "{\"time\":\"t\",\"level\":\"error\",\"group\":\"wallet\","
+                      "\"requestId\":\"a1\","
                       "\"msg\":\"request failed\",\"status\":\"500\",\"code\":\"X<!here>\","
                       "\"detail\":\"oops \\u001b[2J \xff\xc3\xa9 <!channel>\"}";
     assert_int_equal(parse(CR_ALERT_APP, app, &e), 1);

@@ -308,7 +308,8 @@ static void test_parse_rejects_duplicate_keys(void **state)
             fail_msg("accepted: %s", bad[i]);
     static const char *const ok[] = {
         "{\"a\":{\"a\":{\"a\":1}}}",           "[{\"a\":1},{\"a\":1}]",
-        "{\"a\":{\"k\":1},\"b\":{\"k\":1}}",   "{\"a\":\"a:b\",\"b\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}",
+        "{\"a\":{\"k\":1},\"b\":{\"k\":1}}",
+        "{\"a\":\"a:b\",\"b\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}",
         "{\"A\":1,\"a\":2,\"a \":3}",          "{\"\":1,\"x\":[{},{},{\"\":2}]}",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -465,7 +466,8 @@ static void test_uuid_field(void **state)
     /* A string with an embedded NUL (cr_json_parse refuses one, but a caller may build it):
      * the C string is the 36-character uuid, the value is not. */
     json_object_object_add(o, "nulcut",
-                           json_object_new_string_len("0190f5e2-abcd-7ef0-8123-456789abcdef\0x", 38));
+                           json_object_new_string_len(
+                               "0190f5e2-abcd-7ef0-8123-456789abcdef\0x", 38));
     static const char *const bad[] = {"short", "nodash", "num", "nul", "arr", "missing", "nulcut"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         f->req.errmsg = NULL;

@@ -113,7 +113,8 @@ static void test_escape(void **state)
     assert_true(cr_utf8_valid(json, strlen(json)));
     json_object *o = json_tokener_parse(json);
     assert_non_null(o);
-    assert_string_equal(json_object_get_string(o), "x\xef\xbf\xbd\x01\"\\\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
+    assert_string_equal(json_object_get_string(o),
+                        "x\xef\xbf\xbd\x01\"\\\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
     json_object_put(o);
 }
 
