@@ -128,8 +128,8 @@ int cr_req_query(struct cr_req *req, const char *name, const char **out)
 /* 1 when s is absent or printable ASCII (tabs allowed): the headers the service parses. */
 static int cr_header_clean(const char *s)
 {
-    for (; s != NULL && *s != '\0'; s++)
-        if ((*s < 0x20 && *s != '\t') || *s >= 0x7f)
+    for (const unsigned char *p = (const unsigned char *)s; p != NULL && *p != '\0'; p++)
+        if ((*p < 0x20 && *p != '\t') || *p >= 0x7f)
             return 0;
     return 1;
 }
