@@ -24,7 +24,8 @@ static int payment_parse(struct cr_req *req, struct cr_uuid *ids, int *n)
     *n = (int)json_object_array_length(arr);
     for (int i = 0; i < *n; i++) {
         json_object *v = json_object_array_get_idx(arr, (size_t)i);
-        if (!json_object_is_type(v, json_type_string) ||
+        /* The length too: the C string of "<uuid>\u0000junk" is the uuid alone. */
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 36 ||
             cr_uuid_parse(json_object_get_string(v), &ids[i]) != CR_OK)
             return cr_fail(req, CR_E_INVALID, "reservationIds[%d] must be a UUID string", i);
     }
