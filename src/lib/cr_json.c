@@ -40,12 +40,19 @@ int cr_json_parse(const char *text, size_t len, json_object **out)
         return CR_E_INTERNAL;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
+    size_t end = json_tokener_get_parse_end(tok);
+    /* A number that ends the text ("2") is complete only once json-c is told the input
+     * ended, by a terminating NUL (text need not have one). */
+    if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+        obj = json_tokener_parse_ex(tok, "", 1);
+        end = len;
+    }
     int rc = CR_OK;
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success) {
         rc = CR_E_INVALID;
     } else {
         /* Only whitespace may follow the value. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+        for (size_t i = end; i < len; i++)
             if (strchr(" \t\r\n", text[i]) == NULL)
                 rc = CR_E_INVALID;
     }
