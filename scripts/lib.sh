@@ -7,6 +7,8 @@ CR_PACKAGES=(build-essential ca-certificates valgrind autoconf automake libtool 
   libfcgi-dev spawn-fcgi multiwatch libjson-c-dev libmariadb-dev mariadb-server mariadb-client
   redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev
   curl wrk cron logrotate procps iproute2)
+# Fuzzing (tests/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+CR_PACKAGES+=(clang-14 libclang-rt-14-dev)
 # API docs: node runs the OpenAPI linter (tools/package.json); chromium renders /docs in a test.
 # npm itself is added only when no npm is on PATH (NodeSource's nodejs bundles its own).
 CR_PACKAGES+=(nodejs chromium)

@@ -8,6 +8,25 @@
 
 #define CR_ARENA_BLOCK 16384
 
+/* Under ASan (--enable-asan, --enable-fuzz) a block's free space stays poisoned and every
+ * allocation is followed by a poisoned gap, so that an overrun of one arena string into the
+ * next is caught as it would be between two mallocs. */
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define CR_ARENA_ASAN 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define CR_ARENA_ASAN 1
+#endif
+#endif
+#ifdef CR_ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define CR_ARENA_REDZONE 16
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define CR_ARENA_REDZONE 0
+#endif
+
 struct cr_arena_block {
     struct cr_arena_block *next;
     size_t used, size;
@@ -33,6 +52,7 @@ static struct cr_arena_block *cr_arena_block_new(size_t size)
     b->next = NULL;
     b->used = 0;
     b->size = size;
+    ASAN_POISON_MEMORY_REGION(b->data, size);
     return b;
 }
 
@@ -65,6 +85,7 @@ void cr_arena_reset(struct cr_arena *a)
         free(b);
     }
     a->blocks->used = 0;
+    ASAN_POISON_MEMORY_REGION(a->blocks->data, a->blocks->size);
 }
 
 void cr_arena_free(struct cr_arena *a)
@@ -76,10 +97,10 @@ void cr_arena_free(struct cr_arena *a)
     free(a);
 }
 
-void *cr_arena_alloc(struct cr_arena *a, size_t n)
+void *cr_arena_alloc(struct cr_arena *a, size_t want)
 {
     size_t align = sizeof(max_align_t);
-    n = (n + align - 1) / align * align;
+    size_t n = (want + CR_ARENA_REDZONE + align - 1) / align * align;
     if (n == 0)
         n = align;
     struct cr_arena_block *b = a->blocks;
@@ -93,6 +114,7 @@ void *cr_arena_alloc(struct cr_arena *a, size_t n)
     }
     void *p = (char *)b->data + b->used;
     b->used += n;
+    ASAN_UNPOISON_MEMORY_REGION(p, want);
     return p;
 }
 

@@ -135,7 +135,7 @@ int cr_json_parse(const char *text, size_t len, json_object **out)
     struct json_tokener *tok = NULL;
     json_object *obj = NULL;
     int *counts = NULL;
-    size_t nobj = 0, k = 0;
+    size_t nobj = 0, k = 0, end = 0;
     int rc = CR_E_INVALID;
 
     *out = NULL;
@@ -154,10 +154,17 @@ int cr_json_parse(const char *text, size_t len, json_object **out)
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     obj = json_tokener_parse_ex(tok, text, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    /* A number that ends the text ("2") is complete only once json-c is told the input
+     * ended, by a terminating NUL (text need not have one). */
+    if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+        obj = json_tokener_parse_ex(tok, "", 1);
+        end = len;
+    }
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
         goto out;
     /* Only whitespace may follow the value. */
-    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+    for (size_t i = end; i < len; i++)
         if (strchr(" \t\r\n", text[i]) == NULL)
             goto out;
     if (!cr_json_no_duplicates(obj, counts, nobj, &k) || k != nobj)

@@ -61,8 +61,7 @@ enum cr_match cr_route_match(const struct cr_route *routes, size_t n, struct cr_
     return path_found ? CR_MATCH_METHOD : CR_MATCH_NOT_FOUND;
 }
 
-/* application/json, optionally followed by parameters such as "; charset=utf-8". */
-static int cr_is_json_type(const char *ct)
+int cr_is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
     if (ct == NULL || strncasecmp(ct, want, sizeof(want) - 1) != 0)

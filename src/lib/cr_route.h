@@ -36,6 +36,10 @@ enum cr_match cr_route_match(const struct cr_route *routes, size_t n, struct cr_
 void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
                  struct cr_resp *resp);
 
+/* Returns 1 when a Content-Type value is application/json, optionally followed by parameters
+ * such as "; charset=utf-8" (the media type is case-insensitive). */
+int cr_is_json_type(const char *ct);
+
 /* The handler of GET /healthz, shared by every group. */
 int cr_health_handler(struct cr_req *req, struct cr_resp *resp);
 

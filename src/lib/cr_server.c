@@ -46,25 +46,25 @@ static void cr_server_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static const char *cr_param(FCGX_Request *r, const char *name)
+static const char *cr_param(char **envp, const char *name)
 {
-    const char *v = FCGX_GetParam(name, r->envp);
+    const char *v = FCGX_GetParam(name, envp);
     return v;
 }
 
-/* Fills req from the FastCGI environment and reads the body (at most CR_BODY_MAX bytes). */
-static void cr_server_read(FCGX_Request *r, struct cr_req *req)
+void cr_server_read(struct cr_req *req, char **envp, cr_server_read_fn rd, void *ctx)
 {
     const char *v;
-    req->method = (v = cr_param(r, "REQUEST_METHOD")) ? v : "GET";
-    req->path = (v = cr_param(r, "DOCUMENT_URI")) ? v : (v = cr_param(r, "SCRIPT_NAME")) ? v : "/";
-    req->query = (v = cr_param(r, "QUERY_STRING")) ? v : "";
-    req->content_type = cr_param(r, "CONTENT_TYPE");
+    req->method = (v = cr_param(envp, "REQUEST_METHOD")) ? v : "GET";
+    req->path = (v = cr_param(envp, "DOCUMENT_URI")) ? v
+                : (v = cr_param(envp, "SCRIPT_NAME")) ? v : "/";
+    req->query = (v = cr_param(envp, "QUERY_STRING")) ? v : "";
+    req->content_type = cr_param(envp, "CONTENT_TYPE");
     if (req->content_type != NULL && *req->content_type == '\0')
         req->content_type = NULL;
-    req->authorization = cr_param(r, "HTTP_AUTHORIZATION");
-    req->idempotency_key = cr_param(r, "HTTP_IDEMPOTENCY_KEY");
-    req->request_id = cr_param(r, "REQUEST_ID");
+    req->authorization = cr_param(envp, "HTTP_AUTHORIZATION");
+    req->idempotency_key = cr_param(envp, "HTTP_IDEMPOTENCY_KEY");
+    req->request_id = cr_param(envp, "REQUEST_ID");
     if (!cr_is_safe_id(req->request_id)) {
         /* Without nginx in front (tests of a group alone): make our own. */
         struct cr_uuid u;
@@ -73,17 +73,22 @@ static void cr_server_read(FCGX_Request *r, struct cr_req *req)
         req->request_id = cr_arena_strdup(req->arena, cr_uuid_format(&u, buf));
     }
     req->content_length = -1;
-    if ((v = cr_param(r, "CONTENT_LENGTH")) != NULL && *v != '\0')
+    if ((v = cr_param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0')
         req->content_length = strtoll(v, NULL, 10);
     req->body = "";
     req->body_len = 0;
     if (req->content_length > 0 && req->content_length <= CR_BODY_MAX) {
         char *buf = cr_arena_alloc(req->arena, (size_t)req->content_length + 1);
-        int n = FCGX_GetStr(buf, (int)req->content_length, r->in);
+        int n = rd(ctx, buf, (int)req->content_length);
         buf[n > 0 ? n : 0] = '\0';
         req->body = buf;
         req->body_len = n > 0 ? (size_t)n : 0;
     }
+}
+
+static int cr_server_fcgi_read(void *ctx, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, ((FCGX_Request *)ctx)->in);
 }
 
 static const char *cr_reason(int status)
@@ -163,7 +168,7 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         memset(&req, 0, sizeof(req));
         memset(&resp, 0, sizeof(resp));
         req.arena = arena;
-        cr_server_read(&r, &req);
+        cr_server_read(&req, r.envp, cr_server_fcgi_read, &r);
         cr_log_set_request(req.request_id);
         cr_dispatch(routes, nroutes, &req, &resp);
         cr_server_write(&r, &req, &resp);

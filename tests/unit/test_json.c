@@ -186,6 +186,26 @@ static void test_parse_rejects_empty(void **state)
     assert_int_equal(cr_json_parse("{}", 0, &o), CR_E_INVALID);
 }
 
+/* A scalar that ends the text is a whole JSON text (found by tests/fuzz/fuzz_json: "2" was
+ * refused while "2 " passed, since json-c waits for more digits until told the input ended). */
+static void test_parse_number_at_end(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"2", "-0.5e3", "0", "true", "\"x\"", " 7"};
+    static const char *const bad[] = {"-", "1e", "2x", "[2", "01", "{\"a\":2"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (parse_str(ok[i]) != CR_OK)
+            fail_msg("refused: %s", ok[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    /* The length is the end, whatever follows in memory. */
+    json_object *o = NULL;
+    assert_int_equal(cr_json_parse("123", 2, &o), CR_OK);
+    assert_int_equal(json_object_get_int64(o), 12);
+    json_object_put(o);
+}
+
 static void test_parse_size_limit(void **state)
 {
     (void)state;
@@ -600,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_nul),
         cmocka_unit_test(test_parse_rejects_empty),
         cmocka_unit_test(test_parse_size_limit),
+        cmocka_unit_test(test_parse_number_at_end),
         cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_parse_rejects_escaped_nul),
         cmocka_unit_test(test_parse_rejects_invalid_utf8),
