@@ -5,7 +5,7 @@ CR_ROOT="${CR_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 CR_GROUPS=(queue concert reservation wallet payment)
 CR_PACKAGES=(build-essential ca-certificates valgrind autoconf automake libtool pkg-config
   libfcgi-dev spawn-fcgi multiwatch libjson-c-dev libmariadb-dev mariadb-server mariadb-client
-  redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev
+  redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
   curl wrk cron logrotate procps iproute2)
 # API docs: node runs the OpenAPI linter (tools/package.json); chromium renders /docs in a test.
 # npm itself is added only when no npm is on PATH (NodeSource's nodejs bundles its own).
