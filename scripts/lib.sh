@@ -255,13 +255,37 @@ cr__link_group() {                                    # GROUP SLOT: run/GROUP.so
   ln -sfn "$1.$2.sock" "$CR_DIR/run/.$1.sock.new" && mv -fT "$CR_DIR/run/.$1.sock.new" "$CR_DIR/run/$1.sock"
 }
 
+# The limits nginx enforces (README "Limits") and their defaults, the same as in
+# src/lib/cr_config.c (the workers read the same file and refuse unknown keys). Rates are
+# requests a second per client address, bursts how many more may come at once.
+CR_NGINX_LIMITS=(
+  RATE_LIMIT_TOKENS=100 RATE_BURST_TOKENS=100 RATE_LIMIT_USERS=100 RATE_BURST_USERS=100
+  RATE_LIMIT_CHARGES=100 RATE_BURST_CHARGES=100 RATE_LIMIT_HOLDS=100 RATE_BURST_HOLDS=100
+  RATE_LIMIT_PAYMENTS=100 RATE_BURST_PAYMENTS=100 RATE_LIMIT_API=1000 RATE_BURST_API=500
+  RATE_LIMIT_HEALTH=100 RATE_BURST_HEALTH=100 CONN_LIMIT=128
+  CLIENT_TIMEOUT_SECONDS=5 KEEPALIVE_TIMEOUT_SECONDS=15
+)
+# cr__nginx_limits CONF: sets CR_SED to sed arguments filling in each limit: the environment's
+# value, else CONF's, else the default (the workers' order too).
+cr__nginx_limits() {
+  local kv k v
+  CR_SED=()
+  for kv in "${CR_NGINX_LIMITS[@]}"; do
+    k="${kv%%=*}"
+    v="${!k:-}"; [ -n "$v" ] || v="$(cr__conf "$k" "$1")"; [ -n "$v" ] || v="${kv#*=}"
+    [[ "$v" =~ ^[0-9]+$ ]] && { [ "$v" -gt 0 ] || [[ "$k" == RATE_BURST_* ]]; } \
+      || cr_die "$k must be a whole number (above 0 except for bursts), not '$v'"
+    CR_SED+=(-e "s|@$k@|$v|g")
+  done
+}
+
 cr__start_nginx() {
   local ndir="$CR_DIR/nginx" conf="$CR_DIR/nginx/nginx.conf"
   mkdir -p "$ndir"/{client_body,fastcgi,proxy,scgi,uwsgi}_temp
-  local root tools
+  local root tools CR_SED
   root="$(cd "$CR_ROOT" && pwd)"; tools="$(cd "${CR_TOOLS_DIR:-$root/tools}" 2>/dev/null && pwd || echo "$root/tools")"
-  sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" \
-      -e "s|@RATE_LIMIT@|${RATE_LIMIT:-20000}|g" -e "s|@RATE_BURST@|${RATE_BURST:-20000}|g" \
+  cr__nginx_limits "$CR_DIR/concert.conf"
+  sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" "${CR_SED[@]}" \
       -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then
@@ -271,7 +295,12 @@ cr__start_nginx() {
     nginx -t -q -e "$CR_DIR/log/nginx-error.log" -c "$conf" || cr_die "nginx -t failed for $conf"
     if cr__running "$CR_DIR/run/nginx.pid"; then
       cr_log "reloading nginx"
+      # Old workers keep accepting until the new ones are up: wait until they are gone, so
+      # that every request after this returns meets the new configuration.
+      local CR_KIDS="" w
+      cr__kids "$CR_DIR/run/nginx.pid" || true
       nginx -e "$CR_DIR/log/nginx-error.log" -c "$conf" -s reload
+      for w in $CR_KIDS; do cr__wait 30 cr__gone "$w" || cr_log "old nginx worker $w still running"; done
     else
       cr_log "starting nginx on port $1"
       TZ=UTC nginx -e "$CR_DIR/log/nginx-error.log" -c "$conf" </dev/null >>"$CR_DIR/log/nginx-error.log" 2>&1

@@ -36,7 +36,9 @@ static int concert_schedules(struct cr_req *req, struct cr_resp *resp)
     int n, rc, available_only = 0;
     if ((rc = cr_req_param_id(req, 0, "concertId", &concert_id)) != CR_OK)
         return rc;
-    const char *avail = cr_req_query(req, "available");
+    const char *avail;
+    if ((rc = cr_req_query(req, "available", &avail)) != CR_OK)
+        return rc;
     if (avail != NULL) {
         if (strcmp(avail, "true") == 0)
             available_only = 1;

@@ -38,6 +38,36 @@ static void cr_alert_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* Copies src (NULL: "") into dst like cr_alert_copy, each byte that is not an ASCII letter or
+ * digit nor in allowed (NULL: any printable ASCII) replaced by '?'. The logs hold what clients
+ * sent (nginx's access log their URI), and the message must say only what the service chose:
+ * no raw byte, no control character, nothing that is not ASCII. */
+static void cr_alert_copy_only(char *dst, size_t cap, const char *src, const char *allowed)
+{
+    size_t n = 0;
+    for (; src != NULL && src[n] != '\0' && n + 1 < cap; n++) {
+        unsigned char c = (unsigned char)src[n];
+        int ok = allowed == NULL ? (c >= 0x20 && c < 0x7f)
+                                 : ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                    (c >= '0' && c <= '9') || (c != 0 && strchr(allowed, c)));
+        dst[n] = ok ? (char)c : '?';
+    }
+    dst[n] = '\0';
+}
+
+#define CR_ALERT_TIME_CHARS "-:.+TZ"
+#define CR_ALERT_ID_CHARS "_-"
+
+/* The method m when an nginx alert may name it, else NULL. */
+static const char *cr_alert_method(const char *m)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return NULL;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Parsing one line.                                                                          */
 
@@ -101,15 +131,23 @@ int cr_alert_parse_line(enum cr_alert_source src, const char *line, size_t len,
     const char *group = cr_alert_jstr(o, "group");
     memset(e, 0, sizeof(*e));
     e->status = status;
-    cr_alert_copy(e->time, sizeof(e->time), cr_alert_jstr(o, "time"));
-    cr_alert_copy(e->request_id, sizeof(e->request_id), cr_alert_jstr(o, "requestId"));
+    cr_alert_copy_only(e->time, sizeof(e->time), cr_alert_jstr(o, "time"), CR_ALERT_TIME_CHARS);
+    cr_alert_copy_only(e->request_id, sizeof(e->request_id), cr_alert_jstr(o, "requestId"),
+                       CR_ALERT_ID_CHARS);
     if (src == CR_ALERT_NGINX) {
         if (status < 500)
             goto out;
         snprintf(e->code, sizeof(e->code), "HTTP_%d", status);
-        cr_alert_copy(e->group, sizeof(e->group), *group != '\0' ? group : "nginx");
-        snprintf(e->sample, sizeof(e->sample), "%.16s %.140s", cr_alert_jstr(o, "method"),
-                 cr_alert_jstr(o, "uri"));
+        cr_alert_copy_only(e->group, sizeof(e->group), *group != '\0' ? group : "nginx",
+                           CR_ALERT_ID_CHARS);
+        /* The URI, and any header that made nginx fail (a crafted Transfer-Encoding is a 501),
+         * are the client's words: the sample names only the method, and the request id finds
+         * the line in the access log. */
+        const char *m = cr_alert_method(cr_alert_jstr(o, "method"));
+        if (m != NULL)
+            snprintf(e->sample, sizeof(e->sample), "nginx answered %d to a %s request", status, m);
+        else
+            snprintf(e->sample, sizeof(e->sample), "nginx answered %d to a request", status);
         e->rank = 1;
     } else {
         const char *code = cr_alert_jstr(o, "code");
@@ -117,14 +155,17 @@ int cr_alert_parse_line(enum cr_alert_source src, const char *line, size_t len,
         if (strcmp(cr_alert_jstr(o, "level"), "error") != 0 && status < 500)
             goto out;
         if (*code != '\0')
-            cr_alert_copy(e->code, sizeof(e->code), code);
+            cr_alert_copy_only(e->code, sizeof(e->code), code, "_");
         else if (status >= 500)
             snprintf(e->code, sizeof(e->code), "HTTP_%d", status);
         else
             cr_alert_copy(e->code, sizeof(e->code), "ERROR");
-        cr_alert_copy(e->group, sizeof(e->group), *group != '\0' ? group : fallback_group);
-        cr_alert_copy(e->sample, sizeof(e->sample),
-                      *detail != '\0' ? detail : cr_alert_jstr(o, "msg"));
+        cr_alert_copy_only(e->group, sizeof(e->group), *group != '\0' ? group : fallback_group,
+                           CR_ALERT_ID_CHARS);
+        /* The service's own text (an error line's message, a 5xx's internal detail), kept to
+         * printable ASCII should a client value ever have been logged into one. */
+        cr_alert_copy_only(e->sample, sizeof(e->sample),
+                           *detail != '\0' ? detail : cr_alert_jstr(o, "msg"), NULL);
         e->rank = *code != '\0' ? 3 : 2;
     }
     alert = 1;
@@ -272,7 +313,7 @@ out:
     return rc;
 }
 
-/* Writes s for Slack's mrkdwn, where &, < and > are control characters. */
+/* Writes s for Slack's mrkdwn, where &, < and > are control characters (and ` ends code). */
 static void cr_alert_mrkdwn(FILE *f, const char *s)
 {
     for (; *s != '\0'; s++) {
@@ -282,8 +323,10 @@ static void cr_alert_mrkdwn(FILE *f, const char *s)
             fputs("&lt;", f);
         else if (*s == '>')
             fputs("&gt;", f);
-        else if (*s == '`' || *s == '\n' || *s == '\r')
-            fputc(*s == '`' ? '\'' : ' ', f);
+        else if (*s == '`')
+            fputc('\'', f);
+        else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            fputc('?', f); /* the fields are ASCII already (cr_alert_copy_only) */
         else
             fputc(*s, f);
     }

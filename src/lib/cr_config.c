@@ -43,6 +43,25 @@ static struct cr_config_key cr_keys[] = {
     {"BALANCE_MAX", "1000000000", NULL},
     {"RETRY_AFTER_SECONDS", "1", NULL},
     {"TEST_FAIL_HISTORY", "0", NULL},
+    /* nginx's limits: scripts/lib.sh (CR_NGINX_LIMITS) renders them into nginx.conf with these
+     * same defaults; listed here so that the workers accept the file that holds them. */
+    {"RATE_LIMIT_TOKENS", "100", NULL},
+    {"RATE_BURST_TOKENS", "100", NULL},
+    {"RATE_LIMIT_USERS", "100", NULL},
+    {"RATE_BURST_USERS", "100", NULL},
+    {"RATE_LIMIT_CHARGES", "100", NULL},
+    {"RATE_BURST_CHARGES", "100", NULL},
+    {"RATE_LIMIT_HOLDS", "100", NULL},
+    {"RATE_BURST_HOLDS", "100", NULL},
+    {"RATE_LIMIT_PAYMENTS", "100", NULL},
+    {"RATE_BURST_PAYMENTS", "100", NULL},
+    {"RATE_LIMIT_API", "1000", NULL},
+    {"RATE_BURST_API", "500", NULL},
+    {"RATE_LIMIT_HEALTH", "100", NULL},
+    {"RATE_BURST_HEALTH", "100", NULL},
+    {"CONN_LIMIT", "128", NULL},
+    {"CLIENT_TIMEOUT_SECONDS", "5", NULL},
+    {"KEEPALIVE_TIMEOUT_SECONDS", "15", NULL},
 };
 
 #define CR_NKEYS (sizeof(cr_keys) / sizeof(cr_keys[0]))

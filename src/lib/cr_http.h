@@ -64,8 +64,16 @@ void cr_resp_error(struct cr_req *req, struct cr_resp *resp, int err);
  * handler can write: return cr_fail(req, CR_E_INVALID, "amount must be ..."). */
 int cr_fail(struct cr_req *req, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The decoded value of a query parameter, NULL when absent. Arena-owned. */
-const char *cr_req_query(struct cr_req *req, const char *name);
+/* Sets *out to the decoded value of the query parameter name (arena-owned; "" for a bare
+ * "name"), or NULL when absent. Returns CR_OK, or CR_E_INVALID with a message when the
+ * parameter is given twice or its value is malformed or not clean text (see cr_text.h). */
+int cr_req_query(struct cr_req *req, const char *name, const char **out);
+
+/* Refuses a request whose path, query string (every key and value, percent-decoded) or
+ * Content-Type header holds a NUL, a control character, invalid UTF-8 (or, in the header,
+ * anything but printable ASCII), or a malformed %-escape: CR_E_INVALID with a message that
+ * does not repeat the bytes. The dispatcher runs it before routing. */
+int cr_req_check_text(struct cr_req *req);
 
 /* Parses the idx-th path parameter as a UUID or a positive 63-bit id; on failure records
  * a message and returns CR_E_INVALID. */

@@ -5,9 +5,12 @@
  * requests win), then the work's own transaction flips it to DONE with the response. Because
  * the flip is in the same transaction as the work, a crash can never leave money moved
  * without its recorded response, nor a recorded response without the work: either both
- * commit or neither does, and a row left IN_PROGRESS by a dead request is taken over after
- * CR_IDEM_STALE_MS. created_at doubles as the claim's stamp: every later write to the row
- * checks it, so a request whose row was taken over can never overwrite the new owner's. */
+ * commit or neither does, and a row left IN_PROGRESS by a dead request may be taken over.
+ * The claim records its MariaDB session (owner_conn = CONNECTION_ID()): a repeat that finds
+ * the claim running takes it over at once when that session is gone (a killed worker's
+ * session ends with its socket, rolling its transaction back), and otherwise answers 409
+ * until CR_IDEM_STALE_MS. created_at doubles as the claim's stamp: every later write to the
+ * row checks it, so a request whose row was taken over can never overwrite the new owner's. */
 #include <string.h>
 
 #include "cr_db.h"
@@ -102,21 +105,61 @@ int cr_idem_check_key(struct cr_req *req)
 }
 
 /* Re-stamps an old row as our fresh IN_PROGRESS claim, provided nobody re-stamped it since we
- * read it (old_stamp). Sets *won. */
-static int cr_idem_take_over(struct cr_idem *st, long long old_stamp, long long now, int *won)
+ * read it (old_stamp). With running = 1 (taking over a dead request's claim) also only while
+ * it is still IN_PROGRESS: a dead owner's COMMIT may have flipped it to DONE since we read it,
+ * and that outcome must be replayed, not redone. Sets *won. */
+static int cr_idem_take_over(struct cr_idem *st, long long old_stamp, long long now, int running,
+                             int *won)
 {
     long long affected = 0;
     struct cr_db_val p[] = {
         CR_DB_STRZ(st->endpoint), CR_DB_B(st->hash, 32), CR_DB_T(now),
         CR_DB_I(st->user_id),     CR_DB_STRZ(st->key),   CR_DB_T(old_stamp),
     };
-    int rc = cr_db_exec("UPDATE idempotency_keys SET endpoint = ?, request_hash = ?, "
-                        "state = 'IN_PROGRESS', response_status = NULL, response_body = NULL, "
-                        "created_at = ? WHERE user_id = ? AND idem_key = ? AND created_at = ?",
-                        p, 6, &affected, NULL);
+    int rc = running
+                 ? cr_db_exec("UPDATE idempotency_keys SET endpoint = ?, request_hash = ?, "
+                              "state = 'IN_PROGRESS', response_status = NULL, "
+                              "response_body = NULL, created_at = ?, "
+                              "owner_conn = CONNECTION_ID() WHERE user_id = ? AND idem_key = ? "
+                              "AND created_at = ? AND state = 'IN_PROGRESS'",
+                              p, 6, &affected, NULL)
+                 : cr_db_exec("UPDATE idempotency_keys SET endpoint = ?, request_hash = ?, "
+                              "state = 'IN_PROGRESS', response_status = NULL, "
+                              "response_body = NULL, created_at = ?, "
+                              "owner_conn = CONNECTION_ID() WHERE user_id = ? AND idem_key = ? "
+                              "AND created_at = ?",
+                              p, 6, &affected, NULL);
     *won = rc == CR_OK && affected == 1;
     if (*won)
         st->stamp = now;
+    return rc;
+}
+
+/* Sets *gone when the MariaDB session that made a running claim (owner, its CONNECTION_ID())
+ * has ended, or is our own session, whose earlier request is over (a worker serves one
+ * request at a time). A session ends when its client's socket closes, which kill -9 of the
+ * worker does; one blocked in a lock wait ends when the wait does. Rows without an owner
+ * (older than the column) wait for CR_IDEM_STALE_MS. Sessions are looked up in the process
+ * list, which shows every session of the service's own database user. */
+static int cr_idem_owner_gone(struct cr_arena *a, const struct cr_db_val *owner, int *gone)
+{
+    struct cr_db_rows rows;
+    *gone = 0;
+    if (owner->type != CR_DB_INT)
+        return CR_OK;
+    struct cr_db_val p[] = {CR_DB_I(owner->i)};
+    int rc = cr_db_query(a,
+                         "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                         "WHERE ID = ? AND ID <> CONNECTION_ID()",
+                         p, 1, &rows);
+    if (rc == CR_OK) {
+        *gone = rows.nrows == 1 && CR_DB_CELL(&rows, 0, 0)->i == 0;
+    } else if (rc != CR_E_UNAVAILABLE) {
+        /* Not knowing is no reason to fail the request: the owner counts as alive (409),
+         * and the claim still lapses after CR_IDEM_STALE_MS. */
+        cr_log_warn("idempotency claim owner %lld not looked up (%d)", owner->i, rc);
+        rc = CR_OK;
+    }
     return rc;
 }
 
@@ -147,9 +190,9 @@ static int cr_idem_open(struct cr_req *req, struct cr_resp *resp, long long user
             struct cr_db_val ins[] = {CR_DB_I(user_id), CR_DB_STRZ(st->key),
                                       CR_DB_STRZ(endpoint), CR_DB_B(st->hash, 32),
                                       CR_DB_T(now)};
-            rc = cr_db_exec("INSERT INTO idempotency_keys "
-                            "(user_id, idem_key, endpoint, request_hash, state, created_at) "
-                            "VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?)",
+            rc = cr_db_exec("INSERT INTO idempotency_keys (user_id, idem_key, endpoint, "
+                            "request_hash, state, created_at, owner_conn) "
+                            "VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?, CONNECTION_ID())",
                             ins, 5, NULL, NULL);
             if (rc == CR_OK) {
                 st->stamp = now;
@@ -164,7 +207,8 @@ static int cr_idem_open(struct cr_req *req, struct cr_resp *resp, long long user
         struct cr_db_val sel[] = {CR_DB_I(user_id), CR_DB_STRZ(st->key)};
         rc = cr_db_query(req->arena,
                          "SELECT endpoint, request_hash, state, response_status, response_body, "
-                         "created_at FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
+                         "created_at, owner_conn FROM idempotency_keys "
+                         "WHERE user_id = ? AND idem_key = ?",
                          sel, 2, &rows);
         if (rc != CR_OK)
             return rc;
@@ -182,7 +226,7 @@ static int cr_idem_open(struct cr_req *req, struct cr_resp *resp, long long user
             /* Older than the promised 24 h: forgotten, as if the key were new. */
             if (!claim)
                 return CR_E_NOT_FOUND;
-            if ((rc = cr_idem_take_over(st, created, now, &won)) != CR_OK)
+            if ((rc = cr_idem_take_over(st, created, now, 0, &won)) != CR_OK)
                 return rc;
             if (won)
                 return CR_OK;
@@ -200,14 +244,20 @@ static int cr_idem_open(struct cr_req *req, struct cr_resp *resp, long long user
             st->replayed = 1;
             return CR_OK;
         }
-        if (claim && now - created >= CR_IDEM_STALE_MS) {
-            /* Its request died between claim and outcome (crash, killed worker): it
-             * committed nothing, since the work and the DONE flip commit together. */
-            if ((rc = cr_idem_take_over(st, created, now, &won)) != CR_OK)
+        int gone = 0;
+        if (claim && now - created < CR_IDEM_STALE_MS &&
+            (rc = cr_idem_owner_gone(req->arena, CR_DB_CELL(&rows, 0, 6), &gone)) != CR_OK)
+            return rc;
+        if (claim && (gone || now - created >= CR_IDEM_STALE_MS)) {
+            /* Its request died between claim and outcome (crash, killed worker, lost
+             * session): it committed nothing, since the work and the DONE flip commit
+             * together, and a DONE it did commit makes the take-over miss. */
+            if ((rc = cr_idem_take_over(st, created, now, 1, &won)) != CR_OK)
                 return rc;
             if (won) {
-                cr_log_warn("idempotency key of user %lld taken over after %lld ms", user_id,
-                            now - created);
+                cr_log_warn("idempotency key of user %lld taken over after %lld ms (%s)",
+                            user_id, now - created,
+                            gone ? "its session is gone" : "stale claim");
                 return CR_OK;
             }
             continue;
@@ -274,7 +324,10 @@ int cr_idem_fail(struct cr_req *req, struct cr_idem *st, int err)
     if (st->key == NULL || st->replayed || st->lost || err == CR_OK)
         return err;
     const struct cr_error_info *info = cr_error_info(err);
-    if (info->status >= 400 && info->status < 500) {
+    /* A 401 is the token gate's answer (the work found its token already spent), which a
+     * gate refuses before any claim: not an outcome of the request, so not recorded, and
+     * the same key with a valid token does the work. */
+    if (info->status >= 400 && info->status < 500 && info->status != 401) {
         /* The body the dispatcher is about to send for err, byte for byte. */
         struct cr_resp tmp;
         memset(&tmp, 0, sizeof(tmp));

@@ -27,7 +27,8 @@
 #include "cr_http.h"
 
 #define CR_IDEM_ENDPOINT_MAX 32
-#define CR_IDEM_STALE_MS 30000LL       /* an IN_PROGRESS row this old was abandoned */
+#define CR_IDEM_STALE_MS 30000LL       /* an IN_PROGRESS row this old was abandoned, even
+                                        * if its session still looks alive */
 #define CR_IDEM_TTL_MS 86400000LL      /* a row this old is forgotten (24 h) */
 
 /* One request's claim on (user, key). */
@@ -54,8 +55,8 @@ int cr_idem_check_key(struct cr_req *req);
  * the first response (status and raw body), return it as is; CR_E_IDEM_REUSED: the key was
  * used for another request; CR_E_IN_PROGRESS: the first request is still running;
  * CR_E_INVALID: a malformed key; or a database error (nothing claimed). A row older than
- * CR_IDEM_TTL_MS is replaced, and an IN_PROGRESS row older than CR_IDEM_STALE_MS is taken
- * over, since its request died. */
+ * CR_IDEM_TTL_MS is replaced, and an IN_PROGRESS row is taken over, since its request died,
+ * when the MariaDB session that claimed it is gone or it is older than CR_IDEM_STALE_MS. */
 int cr_idem_begin(struct cr_req *req, struct cr_resp *resp, long long user_id,
                   const char *endpoint, const char *fingerprint, struct cr_idem *st);
 
@@ -74,8 +75,9 @@ int cr_idem_finish_in_txn(struct cr_idem *st, int status, const char *body);
 
 /* After the work failed with err (its transaction rolled back): a 4xx outcome is recorded as
  * the final response (the contract's error body that the dispatcher will send for err, so
- * record req->errmsg first with cr_fail()); a 5xx or 503 deletes the claim so the client may
- * retry with the same key. Always returns err, for "return cr_idem_fail(req, &idem, rc);". */
+ * record req->errmsg first with cr_fail()); a 5xx or 503, or a 401 (a token refused, as a
+ * gate would), deletes the claim so the client may retry with the same key. Always returns
+ * err, for "return cr_idem_fail(req, &idem, rc);". */
 int cr_idem_fail(struct cr_req *req, struct cr_idem *st, int err);
 
 /* Deletes up to max rows older than CR_IDEM_TTL_MS (for a periodic job). Sets *deleted when

@@ -1,61 +1,176 @@
 /* cr_json.c: strict JSON in, compact JSON out; every rejection names the field. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cr_error.h"
 #include "cr_json.h"
+#include "cr_text.h"
 #include "cr_time.h"
 
-/* Returns 1 when text uses only RFC 8259 tokens outside strings and no raw control
- * characters inside them. json-c's strict mode still takes 'single-quoted' object keys,
- * NaN and Infinity, and raw control characters in strings. */
-static int cr_json_lexically_strict(const char *text, size_t len)
+/* Nesting deeper than this is refused (json-c's own limit, checked by the scanner first). */
+#define CR_JSON_DEPTH_MAX 32
+
+static int cr_json_hex4(const char *p, size_t avail, unsigned *out)
 {
+    unsigned v = 0;
+    if (avail < 4)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (unsigned)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Checks the escape after the backslash at text[*i] and moves *i to its last byte. \u0000
+ * (json-c keeps it, and every C string of ours would end there) and a surrogate that is not
+ * a high one followed at once by a low one (json-c turns it into U+FFFD) are refused. */
+static int cr_json_escape_ok(const char *text, size_t len, size_t *i)
+{
+    size_t j = *i + 1;
+    unsigned u, lo;
+    if (j >= len || strchr("\"\\/bfnrtu", text[j]) == NULL || text[j] == '\0')
+        return 0;
+    if (text[j] != 'u') {
+        *i = j;
+        return 1;
+    }
+    if (!cr_json_hex4(text + j + 1, len - j - 1, &u) || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
+        return 0;
+    j += 4;
+    if (u >= 0xd800 && u <= 0xdbff) {
+        if (j + 2 >= len || text[j + 1] != '\\' || text[j + 2] != 'u' ||
+            !cr_json_hex4(text + j + 3, len - j - 3, &lo) || lo < 0xdc00 || lo > 0xdfff)
+            return 0;
+        j += 6;
+    }
+    *i = j;
+    return 1;
+}
+
+/* The strictness json-c lacks, in one pass over text: only RFC 8259 tokens outside strings
+ * (json-c's strict mode still takes 'single-quoted' keys, NaN and Infinity); inside strings
+ * well-formed UTF-8, no raw control characters, valid escapes without \u0000 or unpaired
+ * surrogates; at most CR_JSON_DEPTH_MAX levels. counts[k] receives the number of members of
+ * the k-th object in text order (its ':' at its own level), *nobj the number of objects, so
+ * that cr_json_no_duplicates() can find a key json-c folded. Returns 1 when all is well. */
+static int cr_json_scan(const char *text, size_t len, int *counts, size_t *nobj)
+{
+    size_t open[CR_JSON_DEPTH_MAX]; /* per level: the object's index in counts, or SIZE_MAX */
+    size_t depth = 0, k;
     int in_str = 0;
+    *nobj = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (in_str) {
             if (c < 0x20)
                 return 0;
-            if (c == '\\')
-                i++; /* the escaped character cannot end the string */
-            else if (c == '"')
+            if (c == '\\') {
+                if (!cr_json_escape_ok(text, len, &i))
+                    return 0;
+            } else if (c == '"') {
                 in_str = 0;
+            } else if (c >= 0x80) {
+                if ((k = cr_utf8_seq(text + i, len - i)) == 0)
+                    return 0;
+                i += k - 1;
+            }
         } else if (c == '"') {
             in_str = 1;
-        } else if (c == '\0' || strchr("{}[]:,-+.0123456789eEtrufalsn \t\r\n", c) == NULL) {
+        } else if (c == '{' || c == '[') {
+            if (depth == CR_JSON_DEPTH_MAX)
+                return 0;
+            if (c == '{') {
+                counts[*nobj] = 0;
+                open[depth++] = (*nobj)++;
+            } else {
+                open[depth++] = SIZE_MAX;
+            }
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return 0; /* json-c says why; the count must not underflow */
+            depth--;
+        } else if (c == ':') {
+            if (depth > 0 && open[depth - 1] != SIZE_MAX)
+                counts[open[depth - 1]]++;
+        } else if (c == '\0' || strchr(",-+.0123456789eEtrufalsn \t\r\n", c) == NULL) {
             return 0;
         }
     }
     return 1;
 }
 
+/* Walks o in text order (json-c keeps members in insertion order, and a repeated key replaces
+ * the value in the first one's place) and compares each object's size with the members the
+ * scanner counted: the first object that holds a repeated key comes up short. */
+static int cr_json_no_duplicates(json_object *o, const int *counts, size_t nobj, size_t *k)
+{
+    if (json_object_is_type(o, json_type_object)) {
+        if (*k >= nobj || json_object_object_length(o) != counts[(*k)++])
+            return 0;
+        json_object_object_foreach(o, key, v)
+        {
+            (void)key;
+            if (!cr_json_no_duplicates(v, counts, nobj, k))
+                return 0;
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (!cr_json_no_duplicates(json_object_array_get_idx(o, i), counts, nobj, k))
+                return 0;
+    }
+    return 1;
+}
+
 int cr_json_parse(const char *text, size_t len, json_object **out)
 {
+    struct json_tokener *tok = NULL;
+    json_object *obj = NULL;
+    int *counts = NULL;
+    size_t nobj = 0, k = 0;
+    int rc = CR_E_INVALID;
+
     *out = NULL;
-    if (len == 0 || len > CR_BODY_MAX || memchr(text, '\0', len) != NULL ||
-        !cr_json_lexically_strict(text, len))
-        return CR_E_INVALID;
-    struct json_tokener *tok = json_tokener_new_ex(32);
-    if (tok == NULL)
-        return CR_E_INTERNAL;
+    if (len == 0 || len > CR_BODY_MAX || memchr(text, '\0', len) != NULL)
+        goto out;
+    /* One count per '{': at most len of them (the text is not valid yet). */
+    if ((counts = malloc(len * sizeof(*counts))) == NULL) {
+        rc = CR_E_INTERNAL;
+        goto out;
+    }
+    if (!cr_json_scan(text, len, counts, &nobj))
+        goto out;
+    if ((tok = json_tokener_new_ex(CR_JSON_DEPTH_MAX)) == NULL) {
+        rc = CR_E_INTERNAL;
+        goto out;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
-    int rc = CR_OK;
-    if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success) {
-        rc = CR_E_INVALID;
-    } else {
-        /* Only whitespace may follow the value. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-            if (strchr(" \t\r\n", text[i]) == NULL)
-                rc = CR_E_INVALID;
-    }
-    json_tokener_free(tok);
-    if (rc != CR_OK) {
-        json_object_put(obj);
-        return rc;
-    }
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
+        goto out;
+    /* Only whitespace may follow the value. */
+    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+        if (strchr(" \t\r\n", text[i]) == NULL)
+            goto out;
+    if (!cr_json_no_duplicates(obj, counts, nobj, &k) || k != nobj)
+        goto out;
     *out = obj;
-    return CR_OK;
+    obj = NULL;
+    rc = CR_OK;
+out:
+    json_object_put(obj);
+    if (tok != NULL)
+        json_tokener_free(tok);
+    free(counts);
+    return rc;
 }
 
 static void cr_json_put_cb(void *p)
@@ -109,7 +224,8 @@ int cr_json_uuid(struct cr_req *req, json_object *obj, const char *key, struct c
     json_object *v = NULL;
     if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
         return cr_fail(req, CR_E_INVALID, "%s is required", key);
-    if (!json_object_is_type(v, json_type_string) ||
+    /* The length too: a C string ends at an embedded NUL, "<uuid>\u0000junk" must not pass. */
+    if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 36 ||
         cr_uuid_parse(json_object_get_string(v), out) != CR_OK)
         return cr_fail(req, CR_E_INVALID, "%s must be a UUID string", key);
     return CR_OK;

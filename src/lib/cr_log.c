@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cr_log.h"
+#include "cr_text.h"
 #include "cr_time.h"
 
 static int cr_log_fd = 2;
@@ -43,23 +44,6 @@ void cr_log_set_request(const char *request_id)
     snprintf(cr_log_reqid, sizeof(cr_log_reqid), "%s", request_id ? request_id : "");
 }
 
-/* Appends s to buf as JSON string contents, escaping quotes, backslashes and controls. */
-static size_t cr_log_escape(char *buf, size_t pos, size_t cap, const char *s)
-{
-    for (; *s != '\0' && pos + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[pos++] = '\\';
-            buf[pos++] = (char)c;
-        } else if (c < 0x20) {
-            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", c);
-        } else {
-            buf[pos++] = (char)c;
-        }
-    }
-    return pos;
-}
-
 static size_t cr_log_append(char *buf, size_t pos, size_t cap, const char *s)
 {
     size_t n = strlen(s);
@@ -69,6 +53,8 @@ static size_t cr_log_append(char *buf, size_t pos, size_t cap, const char *s)
     return pos + n;
 }
 
+/* Every string goes through cr_text_json_escape: values may carry client text (a path), and
+ * each line must stay valid UTF-8 JSON without a raw byte the client chose. */
 static void cr_log_write(enum cr_log_level level, const char *msg, va_list *kv)
 {
     char buf[4096], ts[CR_TIME_LEN];
@@ -78,20 +64,20 @@ static void cr_log_write(enum cr_log_level level, const char *msg, va_list *kv)
     pos = cr_log_append(buf, pos, cap, "\",\"level\":\"");
     pos = cr_log_append(buf, pos, cap, cr_level_names[level]);
     pos = cr_log_append(buf, pos, cap, "\",\"group\":\"");
-    pos = cr_log_escape(buf, pos, cap, cr_log_group);
+    pos = cr_text_json_escape(buf, pos, cap, cr_log_group);
     pos = cr_log_append(buf, pos, cap, "\",\"requestId\":\"");
-    pos = cr_log_escape(buf, pos, cap, cr_log_reqid);
+    pos = cr_text_json_escape(buf, pos, cap, cr_log_reqid);
     pos = cr_log_append(buf, pos, cap, "\",\"msg\":\"");
-    pos = cr_log_escape(buf, pos, cap, msg);
+    pos = cr_text_json_escape(buf, pos, cap, msg);
     pos = cr_log_append(buf, pos, cap, "\"");
     if (kv != NULL) {
         const char *k;
         while ((k = va_arg(*kv, const char *)) != NULL) {
             const char *v = va_arg(*kv, const char *);
             pos = cr_log_append(buf, pos, cap, ",\"");
-            pos = cr_log_escape(buf, pos, cap, k);
+            pos = cr_text_json_escape(buf, pos, cap, k);
             pos = cr_log_append(buf, pos, cap, "\":\"");
-            pos = cr_log_escape(buf, pos, cap, v ? v : "");
+            pos = cr_text_json_escape(buf, pos, cap, v ? v : "");
             pos = cr_log_append(buf, pos, cap, "\"");
         }
     }

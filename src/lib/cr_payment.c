@@ -77,6 +77,8 @@ struct cr_payment_row {
 struct cr_payment_ctx {
     struct cr_arena *a;
     long long user_id, now;
+    int has_token;
+    uint8_t token_hash[32]; /* SHA-256 of the queue token paying, stored with the payment */
     struct cr_idem *idem;
     const struct cr_uuid *ids;
     int n;
@@ -247,6 +249,7 @@ static int cr_payment_txn(void *arg)
 
     memset(c->rows, 0, sizeof(c->rows));
     p->reason = NULL;
+    p->token_spent = 0;
     p->amount = p->balance = p->payment_id = p->outbox_id = 0;
     c->body = NULL;
 
@@ -262,6 +265,21 @@ static int cr_payment_txn(void *arg)
         goto out;
     }
     long long before = CR_DB_CELL(&rows, 0, 0)->i;
+    /* The token pays once. A token is one user's, and that user's row lock is ours, so no
+     * payment with it can commit between this read and our COMMIT: of two concurrent ones
+     * with one token, the second finds the first's here (uq_payments_token backs this up). */
+    if (c->has_token) {
+        struct cr_db_val th[] = {CR_DB_B(c->token_hash, 32)};
+        if ((rc = cr_db_query(c->a, "SELECT id FROM payments WHERE token_hash = ?", th, 1,
+                              &rows)) != CR_OK)
+            goto out;
+        if (rows.nrows > 0) {
+            p->reason = "the queue token was used by a payment";
+            p->token_spent = 1;
+            rc = CR_E_TOKEN_INVALID;
+            goto out;
+        }
+    }
     if ((rc = cr_payment_lock_rows(c)) != CR_OK)
         goto out;
     for (int i = 0; i < c->n; i++)
@@ -289,9 +307,11 @@ static int cr_payment_txn(void *arg)
     if ((rc = cr_uuid_v7(&p->id, c->now)) != CR_OK)
         goto out;
     struct cr_db_val pay[] = {CR_DB_UUID(&p->id), CR_DB_I(c->user_id), CR_DB_I(total),
-                              CR_DB_T(p->paid_at)};
-    rc = cr_db_exec("INSERT INTO payments (uuid, user_id, amount, paid_at) VALUES (?, ?, ?, ?)",
-                    pay, 4, NULL, &p->payment_id);
+                              CR_DB_T(p->paid_at),
+                              c->has_token ? CR_DB_B(c->token_hash, 32) : CR_DB_NULLV};
+    rc = cr_db_exec("INSERT INTO payments (uuid, user_id, amount, paid_at, token_hash) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    pay, 5, NULL, &p->payment_id);
     if (rc == CR_E_DUPLICATE)
         rc = CR_E_RETRY; /* a UUID clash (74 random bits): run again with a new one */
     if (rc != CR_OK)
@@ -358,8 +378,8 @@ out:
 }
 
 int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long user_id,
-                   const struct cr_uuid *ids, int n, long long now_ms, struct cr_idem *idem,
-                   struct cr_payment *out, const char **body)
+                   const char *token, const struct cr_uuid *ids, int n, long long now_ms,
+                   struct cr_idem *idem, struct cr_payment *out, const char **body)
 {
     struct cr_payment_ctx c;
     int rc;
@@ -376,6 +396,10 @@ int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long use
     memcpy(out->reservations, ids, sizeof(ids[0]) * (size_t)n);
     c.a = a;
     c.user_id = user_id;
+    if (token != NULL) {
+        c.has_token = 1;
+        cr_idem_sha256(token, strlen(token), c.token_hash);
+    }
     c.now = now_ms;
     c.idem = idem;
     c.ids = ids;
@@ -409,6 +433,27 @@ void cr_payment_release_token(struct cr_arena *a, const char *token, const struc
         cr_log_error("payment %s: the queue token was not given back (%d); its place frees "
                      "when its active time ends",
                      cr_uuid_format(&p->id, id), rc);
+}
+
+void cr_payment_settle_token(struct cr_arena *a, const char *token)
+{
+    struct cr_db_rows rows;
+    uint8_t hash[32];
+    int rc;
+    if (token == NULL)
+        return;
+    cr_idem_sha256(token, strlen(token), hash);
+    struct cr_db_val p[] = {CR_DB_B(hash, 32)};
+    if ((rc = cr_db_query(a, "SELECT id FROM payments WHERE token_hash = ?", p, 1, &rows)) !=
+        CR_OK) {
+        cr_log_warn("could not check whether a replayed payment's token is spent (%d)", rc);
+        return;
+    }
+    if (rows.nrows == 0)
+        return; /* another token of the user's: not the one that paid */
+    if ((rc = cr_queue_leave(a, token, 1)) != CR_OK)
+        cr_log_error("payment row %lld: its queue token was not given back (%d)",
+                     CR_DB_CELL(&rows, 0, 0)->i, rc);
 }
 
 void cr_payment_write_history(struct cr_arena *a, const struct cr_payment *p, int fail_history)

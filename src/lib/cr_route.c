@@ -124,12 +124,16 @@ void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
     char allow[64];
     int rc;
 
+    /* Malformed text is refused before anything looks at it, so that no message, log line or
+     * lookup below ever sees a NUL-cut value or bytes that are not UTF-8. */
+    if ((rc = cr_req_check_text(req)) != CR_OK)
+        goto fail;
     switch (cr_route_match(routes, n, req, &route, allow, sizeof(allow))) {
     case CR_MATCH_NOT_FOUND:
-        rc = cr_fail(req, CR_E_NOT_FOUND, "no route for %s", req->path);
+        rc = cr_fail(req, CR_E_NOT_FOUND, "no such route");
         goto fail;
     case CR_MATCH_METHOD:
-        rc = cr_fail(req, CR_E_METHOD, "%s is not allowed here; allowed: %s", req->method, allow);
+        rc = cr_fail(req, CR_E_METHOD, "method not allowed here; allowed: %s", allow);
         cr_resp_error(req, resp, rc);
         cr_resp_header(resp, "Allow", cr_arena_strdup(req->arena, allow));
         goto log;

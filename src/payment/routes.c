@@ -24,7 +24,8 @@ static int payment_parse(struct cr_req *req, struct cr_uuid *ids, int *n)
     *n = (int)json_object_array_length(arr);
     for (int i = 0; i < *n; i++) {
         json_object *v = json_object_array_get_idx(arr, (size_t)i);
-        if (!json_object_is_type(v, json_type_string) ||
+        /* The length too: the C string of "<uuid>\u0000junk" is the uuid alone. */
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 36 ||
             cr_uuid_parse(json_object_get_string(v), &ids[i]) != CR_OK)
             return cr_fail(req, CR_E_INVALID, "reservationIds[%d] must be a UUID string", i);
     }
@@ -75,14 +76,22 @@ static int payment_pay(struct cr_req *req, struct cr_resp *resp)
         return payment_token_refusal(req);
     }
     if ((rc = cr_idem_begin(req, resp, user_id, PAYMENT_IDEM_ENDPOINT, fingerprint, &idem)) !=
-            CR_OK ||
-        idem.replayed)
+        CR_OK)
         return rc;
-    rc = cr_payment_pay(req->arena, &req->caller.user, user_id, ids, n, cr_time_now_ms(), &idem,
-                        &pay, &text);
+    if (idem.replayed) {
+        /* A replay leaves the token as spent as the first answer did, also when the first
+         * request died after its COMMIT, before giving the token back. */
+        if (resp->status == 201)
+            cr_payment_settle_token(req->arena, req->caller.token);
+        return CR_OK;
+    }
+    rc = cr_payment_pay(req->arena, &req->caller.user, user_id, req->caller.token, ids, n,
+                        cr_time_now_ms(), &idem, &pay, &text);
     if (rc != CR_OK) {
         if (pay.reason != NULL)
             cr_fail(req, rc, "%s", pay.reason);
+        if (pay.token_spent)
+            cr_payment_settle_token(req->arena, req->caller.token);
         return cr_idem_fail(req, &idem, rc);
     }
     /* Committed: from here nothing can fail the request. The history row is written once

@@ -112,11 +112,14 @@ static int wallet_history(struct cr_req *req, struct cr_resp *resp)
     int n, rc;
     if ((rc = cr_req_param_uuid(req, 0, "userId", &u)) != CR_OK)
         return rc;
-    const char *s = cr_req_query(req, "limit");
+    const char *s;
+    if ((rc = cr_req_query(req, "limit", &s)) != CR_OK)
+        return rc;
     if (s != NULL && !wallet_parse_int(s, 1, CR_WALLET_HISTORY_MAX, &limit))
         return cr_fail(req, CR_E_INVALID, "limit must be an integer from 1 to %d",
                        CR_WALLET_HISTORY_MAX);
-    s = cr_req_query(req, "before");
+    if ((rc = cr_req_query(req, "before", &s)) != CR_OK)
+        return rc;
     if (s != NULL && !wallet_parse_int(s, 1, INT64_MAX, &before))
         return cr_fail(req, CR_E_INVALID, "before must be an entry id from a previous page");
     if ((rc = wallet_user(req, &u, &id)) != CR_OK ||

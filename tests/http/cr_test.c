@@ -13,6 +13,12 @@
 #include <signal.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <curl/curl.h>
 
 #include "cr_config.h"
@@ -107,6 +113,46 @@ void cr_test_res_free(struct cr_test_res *res)
     free(res->headers);
     json_object_put(res->json);
     memset(res, 0, sizeof(*res));
+}
+
+long cr_test_raw(struct cr_test_res *res, const char *data, size_t len)
+{
+    struct cr_test_buf buf = {NULL, 0};
+    struct sockaddr_in a;
+    struct timeval tv = {30, 0};
+    char chunk[4096];
+    ssize_t n;
+    const char *port = strrchr(cr_test_base, ':');
+
+    memset(res, 0, sizeof(*res));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)(port != NULL ? atoi(port + 1) : 80));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+        connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        for (size_t off = 0; off < len; off += (size_t)n)
+            if ((n = write(fd, data + off, len - off)) <= 0)
+                break;
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+            cr_test_collect(chunk, 1, (size_t)n, &buf);
+    }
+    if (fd >= 0)
+        close(fd);
+    char *all = buf.p ? buf.p : strdup(""), *end = strstr(all, "\r\n\r\n");
+    if (strncmp(all, "HTTP/1.", 7) == 0 && strlen(all) > 12)
+        res->status = strtol(all + 9, NULL, 10);
+    size_t hlen = end != NULL ? (size_t)(end - all) + 4 : buf.len;
+    res->headers = strndup(all, hlen);
+    res->len = buf.len - hlen;
+    res->body = malloc(res->len + 1);
+    memcpy(res->body, all + hlen, res->len);
+    res->body[res->len] = '\0';
+    free(all);
+    if (res->len > 0)
+        res->json = json_tokener_parse(res->body);
+    return res->status;
 }
 
 char *cr_test_header(const struct cr_test_res *res, const char *name)
@@ -281,4 +327,30 @@ int cr_test_pid_alive(pid_t pid)
      * last ')'. */
     const char *rp = strrchr(buf, ')');
     return rp == NULL || rp[1] != ' ' || rp[2] != 'Z';
+}
+
+int cr_test_group_workers(const char *group, int *out, int max)
+{
+    char path[512], cmd[128];
+    const char *dir = getenv("CR_STACK_DIR");
+    long sup = 0, pid;
+    int n = 0;
+    if (dir == NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir, group);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld", &sup) != 1)
+        sup = 0;
+    fclose(f);
+    if (sup <= 0)
+        return 0;
+    snprintf(cmd, sizeof(cmd), "pgrep -P %ld", sup);
+    if ((f = popen(cmd, "r")) == NULL)
+        return 0;
+    while (n < max && fscanf(f, "%ld", &pid) == 1)
+        out[n++] = (int)pid;
+    pclose(f);
+    return n;
 }

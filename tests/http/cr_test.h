@@ -27,6 +27,10 @@ void cr_test_init(void);
 long cr_test_req(struct cr_test_res *res, const char *method, const char *path, const char *body,
                  const char *const *headers);
 void cr_test_res_free(struct cr_test_res *res);
+/* Sends len bytes exactly as given (a whole request, say with bytes libcurl would encode; end
+ * its headers with "Connection: close") on a new connection to nginx and reads the answer
+ * until the server closes. Returns its status (0 when none came). Free with cr_test_res_free. */
+long cr_test_raw(struct cr_test_res *res, const char *data, size_t len);
 
 /* The value of a response header (case-insensitive name) in a static-per-call malloc'd
  * string the caller frees; NULL when absent. */
@@ -71,5 +75,9 @@ int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms);
  * orphan that exited stays one until the machine's init reaps it, which may take a second or
  * more (FACTS.md: "Init reaps late"). */
 int cr_test_pid_alive(pid_t pid);
+
+/* The worker pids of a group of the test stack (the children of its multiwatch, found from
+ * $CR_STACK_DIR/run/<group>.pid) into out; returns how many (0 when none or no stack). */
+int cr_test_group_workers(const char *group, int *out, int max);
 
 #endif

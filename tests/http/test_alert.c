@@ -378,7 +378,7 @@ static void test_three_kinds_one_message(void **state)
     assert_non_null(strstr(text, "`INTERNAL_ERROR` in *concert*: 2, first "));
     assert_non_null(strstr(text, "request `alert-c-1`: mariadb error 1146"));
     assert_non_null(strstr(text, "`HTTP_502` in *payment*: 1, first "));
-    assert_non_null(strstr(text, "request `alert-p-1`: GET /api/v1/users/"));
+    assert_non_null(strstr(text, "request `alert-p-1`: nginx answered 502 to a GET request"));
     /* Listed most frequent first. */
     assert_true(strstr(text, "SERVICE_UNAVAILABLE") < strstr(text, "INTERNAL_ERROR"));
     assert_true(strstr(text, "INTERNAL_ERROR") < strstr(text, "HTTP_502"));
@@ -439,6 +439,38 @@ static void test_no_url_does_nothing(void **state)
     assert_true(r.posted);
     char *text = hook_text(before);
     assert_non_null(strstr(text, "request `alert-e-1`"));
+    free(text);
+}
+
+/* A client makes nginx answer 501 (an unknown Transfer-Encoding) to a URI written for the
+ * operators' channel: the alert counts it, under its request id, and repeats none of it. */
+static void test_crafted_request_not_in_message(void **state)
+{
+    static const char *const reqs[] = {
+        "GET /api/v1/URGENT-wire-money-to-evil.example?<!channel> HTTP/1.1\r\nHost: x\r\n"
+        "X-Request-Id: alert-te-1\r\nTransfer-Encoding: <!channel> call evil.example\r\n"
+        "Connection: close\r\n\r\n",
+        "GET /api/v1/\xff\xfe-evil HTTP/1.1\r\nHost: x\r\nX-Request-Id: alert-te-2\r\n"
+        "Transfer-Encoding: x\xff<!here>\r\nConnection: close\r\n\r\n",
+    };
+    int before = hook_count();
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        struct cr_test_res r;
+        assert_int_equal(cr_test_raw(&r, reqs[i], strlen(reqs[i])), 501);
+        cr_test_res_free(&r);
+    }
+    wait_logged("log/nginx-access.log", "alert-te-2");
+    struct run r = alert_run(NULL);
+    assert_true(r.posted);
+    assert_int_equal(hook_count(), before + 1);
+    char *text = hook_text(before);
+    printf("message:\n%s\n", text);
+    assert_non_null(strstr(text, "`HTTP_501` in *nginx*: 2, first "));
+    assert_non_null(strstr(text, "request `alert-te-1`: nginx answered 501 to a GET request"));
+    static const char *const never[] = {"URGENT", "evil", "channel", "here", "\xff", "<!"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        if (strstr(text, never[i]) != NULL)
+            fail_msg("the alert repeats client text (%s)", never[i]);
     free(text);
 }
 
@@ -509,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_quiet_when_nothing_new),
         cmocka_unit_test(test_failed_post_is_retried_once),
         cmocka_unit_test(test_no_url_does_nothing),
+        cmocka_unit_test(test_crafted_request_not_in_message),
         cmocka_unit_test(test_rotation),
     };
     return cmocka_run_group_tests_name("http_alert", tests, group_setup, group_teardown);

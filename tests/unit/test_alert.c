@@ -16,6 +16,7 @@
 
 #include "cr_alert.h"
 #include "cr_error.h"
+#include "cr_text.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Parsing.                                                                                   */
@@ -93,7 +94,7 @@ static void test_parse_nginx(void **state)
     assert_string_equal(e.code, "HTTP_502");
     assert_string_equal(e.group, "payment");
     assert_string_equal(e.request_id, "n1");
-    assert_string_equal(e.sample, "GET /api/v1/users/x/payments");
+    assert_string_equal(e.sample, "nginx answered 502 to a GET request");
     assert_int_equal(e.rank, 1);
     l = "{\"time\":\"t\",\"requestId\":\"n2\",\"method\":\"GET\",\"uri\":\"/x\",\"status\":503,"
         "\"group\":\"\"}";
@@ -207,6 +208,53 @@ static void test_message_text(void **state)
         "2026-01-01T00:00:02.000Z: a &lt;b&gt; &amp; 'c'");
     /* Slashes are not escaped: URLs in samples stay readable in the raw body. */
     assert_null(strstr(body, "\\/"));
+    free(text);
+    free(body);
+    cr_alert_batch_cleanup(&b);
+}
+
+/* The URI of an nginx line, and any odd field of a log line, are client text: the message
+ * names only fixed words, codes, groups, times and request ids, all printable ASCII. A client
+ * made nginx answer 501 (a crafted Transfer-Encoding) with a URI written for the alert. */
+static void test_message_holds_no_client_text(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "{\"time\":\"2026-01-01T00:00:01.000Z\",\"requestId\":\"n1\",\"method\":\"GET\","
+        "\"uri\":\"/api/v1/<!channel>*URGENT*call-evil.example\",\"status\":501,\"group\":\"\"}",
+        "{\"time\":\"2026-01-01T00:00:02.000Z\",\"requestId\":\"n2\",\"method\":\"PWN\\u001b[2J\","
+        "\"uri\":\"/\xff\xfe\",\"status\":505,\"group\":\"\"}",
+        "{\"time\":\"2026-01-01T00:00:03\\u0007Z\",\"requestId\":\"n3<!here>\",\"method\":\"GET\","
+        "\"uri\":\"/x\",\"status\":502,\"group\":\"pay\\nment\"}",
+    };
+    struct cr_alert_batch b;
+    struct cr_alert_entry e;
+    cr_alert_batch_init(&b);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        assert_int_equal(parse(CR_ALERT_NGINX, lines[i], &e), 1);
+        assert_int_equal(cr_alert_batch_add(&b, &e), CR_OK);
+    }
+    const char *app = "{\"time\":\"t\",\"level\":\"error\",\"group\":\"wallet\","
+                      "\"requestId\":\"a1\","
+                      "\"msg\":\"request failed\",\"status\":\"500\",\"code\":\"X<!here>\","
+                      "\"detail\":\"oops \\u001b[2J \xff\xc3\xa9 <!channel>\"}";
+    assert_int_equal(parse(CR_ALERT_APP, app, &e), 1);
+    assert_int_equal(cr_alert_batch_add(&b, &e), CR_OK);
+    assert_true(cr_alert_batch_group(&b) > 0);
+    char *body = cr_alert_message(&b);
+    assert_non_null(body);
+    char *text = message_text(body);
+    assert_true(cr_utf8_valid(body, strlen(body)));
+    for (const char *p = text; *p != '\0'; p++)
+        assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+    /* An app line's detail is the service's own text: kept, but only as escaped ASCII. */
+    static const char *const never[] = {"URGENT", "evil", "PWN",    "\xff",
+                                        "<!",     "\x1b", "\x07", "\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        if (strstr(text, never[i]) != NULL)
+            fail_msg("the message repeats client text: %s", text);
+    assert_non_null(strstr(text, "nginx answered 501 to a GET request"));
+    assert_non_null(strstr(text, "nginx answered 505 to a request"));
     free(text);
     free(body);
     cr_alert_batch_cleanup(&b);
@@ -616,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_group_one_line_per_request),
         cmocka_unit_test(test_message_text),
         cmocka_unit_test(test_message_lists_at_most_30_groups),
+        cmocka_unit_test(test_message_holds_no_client_text),
         cmocka_unit_test_setup_teardown(test_read_new_lines_only, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_waits_for_a_whole_line, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_after_rename_rotation, fx_setup, fx_teardown),

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,130 @@ static void test_parse_depth(void **state)
     json_object_put(o);
 }
 
+/* A NUL written as an escape would end every C string json-c hands out early: the uuid
+ * "<uuid>\u0000garbage" read as the uuid alone. */
+static void test_parse_rejects_escaped_nul(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"userId\":\"0190f5e2-abcd-7ef0-8123-456789abcdef\\u0000garbage\"}",
+        "{\"a\\u0000b\":1}",
+        "[\"\\u0000\"]",
+        "{\"a\":{\"b\":[\"x\\u0000\"]}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    /* Other escaped controls are characters like any other. */
+    assert_int_equal(parse_str("{\"a\":\"\\u0001\\n\"}"), CR_OK);
+}
+
+static void test_parse_rejects_invalid_utf8(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"a\":\"\xff\"}",         "{\"a\":\"x\xfe\"}",         "{\"\xc3\":1}",
+        "{\"a\":\"\xc0\xaf\"}",     "{\"a\":\"\xed\xa0\x80\"}",  "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":\"\xe2\x82\"}",     "{\"a\":\"\x80\"}",          "[\"ok\",\"\xe9t\xe9\"]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted case %zu", i);
+    assert_int_equal(parse_str("{\"a\":\"caf\xc3\xa9 \xf0\x9f\x8e\xb5\"}"), CR_OK);
+}
+
+static void test_parse_rejects_lone_surrogates(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"a\":\"\\ud800\"}",        "{\"a\":\"\\ud800x\"}",       "{\"a\":\"\\uDBFF\\u0041\"}",
+        "{\"a\":\"\\udc00\"}",        "{\"a\":\"\\udc00\\ud800\"}", "{\"a\":\"\\ud800\\ud800\"}",
+        "{\"a\":\"\\ud800\\n\"}",     "{\"\\ud800\":1}",            "{\"a\":\"\\ud800\\",
+        "{\"a\":\"\\ud800\\udc0\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    /* A proper pair is one character: U+1F3B5. */
+    json_object *o = NULL;
+    const char *pair = "{\"a\":\"\\ud83c\\udfb5\"}";
+    assert_int_equal(cr_json_parse(pair, strlen(pair), &o), CR_OK);
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "a")), "\xf0\x9f\x8e\xb5");
+    json_object_put(o);
+}
+
+static void test_parse_rejects_bad_escapes(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"{\"a\":\"\\x41\"}", "{\"a\":\"\\u12\"}",
+                                      "{\"a\":\"\\u12g4\"}", "{\"a\":\"\\'\"}", "{\"a\":\"\\"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+}
+
+/* json-c keeps the last of a repeated key: {"amount":20000000,"amount":1} charged 1. */
+static void test_parse_rejects_duplicate_keys(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"amount\":20000000,\"amount\":1}",
+        "{\"a\":1,\"b\":2,\"a\":1}",
+        "{\"a\":1,\"\\u0061\":2}", /* the same key, escaped */
+        "{\"x\":{\"b\":1,\"b\":2}}",
+        "{\"x\":[{\"y\":1},{\"z\":{},\"z\":{}}]}",
+        "[{\"a\":1},{\"b\":[[{\"c\":1,\"c\":1}]]}]",
+        "{\"a\":{\"k\":1},\"b\":{\"k\":1},\"c\":{\"d\":0,\"e\":0,\"d\":0}}",
+        "{\"a\":{},\"a\":{\"q\":1}}",
+        "{\"r\":[\"0190f5e2-0000-7000-8000-000000000000\"],\"r\":[]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse_str(bad[i]) != CR_E_INVALID)
+            fail_msg("accepted: %s", bad[i]);
+    static const char *const ok[] = {
+        "{\"a\":{\"a\":{\"a\":1}}}",           "[{\"a\":1},{\"a\":1}]",
+        "{\"a\":{\"k\":1},\"b\":{\"k\":1}}",
+        "{\"a\":\"a:b\",\"b\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}",
+        "{\"A\":1,\"a\":2,\"a \":3}",          "{\"\":1,\"x\":[{},{},{\"\":2}]}",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (parse_str(ok[i]) != CR_OK)
+            fail_msg("refused: %s", ok[i]);
+}
+
+/* 10,000 nested arrays or objects: refused by the scanner, quickly and without recursion. */
+static void test_parse_very_deep(void **state)
+{
+    (void)state;
+    const size_t n = 10000;
+    char *deep = malloc(2 * n + 1);
+    assert_non_null(deep);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+    assert_int_equal(parse_str(deep), CR_E_INVALID);
+    memset(deep, '{', n); /* unbalanced and deep */
+    assert_int_equal(parse_str(deep), CR_E_INVALID);
+    free(deep);
+    char *objs = malloc(6 * 2000 + 2);
+    assert_non_null(objs);
+    size_t p = 0;
+    for (int i = 0; i < 2000; i++)
+        p += (size_t)sprintf(objs + p, "{\"a\":");
+    objs[p++] = '1';
+    memset(objs + p, '}', 2000);
+    objs[p + 2000] = '\0';
+    assert_int_equal(parse_str(objs), CR_E_INVALID);
+    free(objs);
+    /* 20 levels are fine. */
+    char ok[42];
+    memset(ok, '[', 20);
+    ok[20] = '1';
+    memset(ok + 21, ']', 20);
+    ok[41] = '\0';
+    assert_int_equal(parse_str(ok), CR_OK);
+}
+
 /* ---- cr_json_int -------------------------------------------------------- */
 
 static void test_int_accepts(void **state)
@@ -338,7 +463,12 @@ static void test_uuid_field(void **state)
     assert_int_equal(cr_json_uuid(&f->req, o, "upper", &u), CR_OK);
     assert_memory_equal(u.b, want.b, 16);
 
-    static const char *const bad[] = {"short", "nodash", "num", "nul", "arr", "missing"};
+    /* A string with an embedded NUL (cr_json_parse refuses one, but a caller may build it):
+     * the C string is the 36-character uuid, the value is not. */
+    json_object_object_add(o, "nulcut",
+                           json_object_new_string_len(
+                               "0190f5e2-abcd-7ef0-8123-456789abcdef\0x", 38));
+    static const char *const bad[] = {"short", "nodash", "num", "nul", "arr", "missing", "nulcut"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         f->req.errmsg = NULL;
         assert_int_equal(cr_json_uuid(&f->req, o, bad[i], &u), CR_E_INVALID);
@@ -471,6 +601,12 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_empty),
         cmocka_unit_test(test_parse_size_limit),
         cmocka_unit_test(test_parse_depth),
+        cmocka_unit_test(test_parse_rejects_escaped_nul),
+        cmocka_unit_test(test_parse_rejects_invalid_utf8),
+        cmocka_unit_test(test_parse_rejects_lone_surrogates),
+        cmocka_unit_test(test_parse_rejects_bad_escapes),
+        cmocka_unit_test(test_parse_rejects_duplicate_keys),
+        cmocka_unit_test(test_parse_very_deep),
         cmocka_unit_test_setup_teardown(test_int_accepts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_beyond_int64_with_full_range, setup, teardown),

@@ -11,6 +11,7 @@
 #include "cr_http.h"
 #include "cr_json.h"
 #include "cr_route.h"
+#include "cr_text.h"
 
 struct route_fixture {
     struct cr_req req;
@@ -423,39 +424,141 @@ static void test_dispatch_handler_500_no_leak(void **state)
 
 /* ---- cr_req_query ------------------------------------------------------- */
 
+/* The value of name, asserting that the lookup succeeded (NULL when absent). */
+static const char *query(struct route_fixture *f, const char *name)
+{
+    const char *v = (const char *)1;
+    assert_int_equal(cr_req_query(&f->req, name, &v), CR_OK);
+    return v;
+}
+
+/* The lookup's error, asserting that it failed with a message that repeats no value. */
+static int query_fails(struct route_fixture *f, const char *name)
+{
+    const char *v = (const char *)1;
+    f->req.errmsg = NULL;
+    int rc = cr_req_query(&f->req, name, &v);
+    assert_int_not_equal(rc, CR_OK);
+    assert_non_null(f->req.errmsg);
+    assert_non_null(strstr(f->req.errmsg, name));
+    return rc;
+}
+
 static void test_query(void **state)
 {
     struct route_fixture *f = *state;
-    f->req.query = "a=1&name=John%20Doe&q=a+b&empty=&flag&name=second&pct=100%25"
-                   "&bad=%zz&tail=%2&hex=%4a%4B&enc%20key=x&last=%41";
-    assert_string_equal(cr_req_query(&f->req, "a"), "1");
-    assert_string_equal(cr_req_query(&f->req, "name"), "John Doe"); /* the first one */
-    assert_string_equal(cr_req_query(&f->req, "q"), "a b");
-    assert_string_equal(cr_req_query(&f->req, "empty"), "");
-    assert_string_equal(cr_req_query(&f->req, "flag"), "");
-    assert_string_equal(cr_req_query(&f->req, "pct"), "100%");
-    assert_string_equal(cr_req_query(&f->req, "bad"), "%zz");
-    assert_string_equal(cr_req_query(&f->req, "tail"), "%2");
-    assert_string_equal(cr_req_query(&f->req, "hex"), "JK");
-    assert_string_equal(cr_req_query(&f->req, "last"), "A");
-    assert_null(cr_req_query(&f->req, "missing"));
-    assert_null(cr_req_query(&f->req, "nam"));   /* a prefix of a name */
-    assert_null(cr_req_query(&f->req, "names")); /* longer than a name */
-    assert_null(cr_req_query(&f->req, "1"));     /* a value, not a name */
+    f->req.query = "a=1&name=John%20Doe&q=a+b&empty=&flag&pct=100%25"
+                   "&hex=%4a%4B&enc%20key=x&last=%41&utf=caf%C3%A9";
+    assert_string_equal(query(f, "a"), "1");
+    assert_string_equal(query(f, "name"), "John Doe");
+    assert_string_equal(query(f, "q"), "a b");
+    assert_string_equal(query(f, "empty"), "");
+    assert_string_equal(query(f, "flag"), "");
+    assert_string_equal(query(f, "pct"), "100%");
+    assert_string_equal(query(f, "hex"), "JK");
+    assert_string_equal(query(f, "last"), "A");
+    assert_string_equal(query(f, "utf"), "caf\xc3\xa9");
+    assert_null(query(f, "missing"));
+    assert_null(query(f, "nam"));   /* a prefix of a name */
+    assert_null(query(f, "names")); /* longer than a name */
+    assert_null(query(f, "1"));     /* a value, not a name */
+}
+
+/* A value that decodes to a NUL (which would cut it short), a control character or invalid
+ * UTF-8, a malformed escape, or a name given twice is refused, not passed on or truncated. */
+static void test_query_rejects(void **state)
+{
+    struct route_fixture *f = *state;
+    static const char *const bad[] = {
+        "limit=5%00zz",   "limit=%00",      "limit=5%0a",     "limit=5%7f",
+        "limit=%C2%85",   "limit=%ff",      "limit=%ed%a0%80", "limit=%c0%af",
+        "limit=5\xff",    "limit=%zz",      "limit=%2",       "limit=5%",
+        "limit=1&limit=2", "limit&limit=2", "a=1&limit=20&b=2&limit=20",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f->req.query = bad[i];
+        if (query_fails(f, "limit") != CR_E_INVALID)
+            fail_msg("accepted %s", bad[i]);
+    }
+    /* Another parameter's trouble is not this lookup's (cr_req_check_text sees it). */
+    f->req.query = "other=%00&limit=7";
+    assert_string_equal(query(f, "limit"), "7");
 }
 
 static void test_query_empty_and_null(void **state)
 {
     struct route_fixture *f = *state;
     f->req.query = "";
-    assert_null(cr_req_query(&f->req, "a"));
+    assert_null(query(f, "a"));
     f->req.query = NULL;
-    assert_null(cr_req_query(&f->req, "a"));
+    assert_null(query(f, "a"));
     f->req.query = "&&a=2&";
-    assert_string_equal(cr_req_query(&f->req, "a"), "2");
+    assert_string_equal(query(f, "a"), "2");
     f->req.query = "limit=20&before=abc";
-    assert_string_equal(cr_req_query(&f->req, "limit"), "20");
-    assert_string_equal(cr_req_query(&f->req, "before"), "abc");
+    assert_string_equal(query(f, "limit"), "20");
+    assert_string_equal(query(f, "before"), "abc");
+}
+
+/* ---- cr_req_check_text ------------------------------------------------------ */
+
+static int check_text(struct route_fixture *f, const char *path, const char *query_string,
+                      const char *content_type)
+{
+    f->req.path = path;
+    f->req.query = query_string;
+    f->req.content_type = content_type;
+    f->req.errmsg = NULL;
+    int rc = cr_req_check_text(&f->req);
+    if (rc != CR_OK) {
+        assert_non_null(f->req.errmsg);
+        assert_true(cr_text_clean(f->req.errmsg, strlen(f->req.errmsg)));
+    }
+    return rc;
+}
+
+static void test_check_text(void **state)
+{
+    struct route_fixture *f = *state;
+    assert_int_equal(check_text(f, "/api/v1/concerts", "", NULL), CR_OK);
+    assert_int_equal(check_text(f, "/api/v1/caf\xc3\xa9", "a=1&b&c=%41+b&&", NULL), CR_OK);
+    assert_int_equal(check_text(f, "/x", NULL, "application/json; charset=utf-8"), CR_OK);
+    static const struct {
+        const char *path, *query, *ct;
+    } bad[] = {
+        {"/api/v1/users/\xff\xfe/balance", "", NULL},
+        {"/api/v1/users/\xed\xa0\x80", "", NULL},
+        {"/api/v1/\x01", "", NULL},
+        {"/api/v1/\x7f", "", NULL},
+        {"/api/v1/concerts", "x=%00", NULL},
+        {"/api/v1/concerts", "%00=1", NULL},
+        {"/api/v1/concerts", "a=1&b=%ff", NULL},
+        {"/api/v1/concerts", "a=%1", NULL},
+        {"/api/v1/concerts", "a\x1b=1", NULL},
+        {"/api/v1/concerts", "", "application/json\x01"},
+        {"/api/v1/concerts", "", "application/json; charset=\xff"},
+        {"/api/v1/concerts", "", "application/json\n"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (check_text(f, bad[i].path, bad[i].query, bad[i].ct) != CR_E_INVALID)
+            fail_msg("accepted case %zu", i);
+}
+
+/* The dispatcher refuses such a request before routing, with a message that holds none of
+ * its bytes (no 404 "no route for <path>" echo). */
+static void test_dispatch_refuses_unclean_text(void **state)
+{
+    struct route_fixture *f = *state;
+    dispatch(f, "GET", "/api/v1/\xff\xfe", NULL, "");
+    assert_int_equal(handler_calls, 0);
+    const char *msg = assert_error(f, 400, "INVALID_REQUEST");
+    assert_true(cr_text_clean(msg, strlen(msg)));
+    const char *text = json_object_to_json_string(f->resp.body);
+    assert_true(cr_utf8_valid(text, strlen(text)));
+    assert_null(strstr(text, "\xff"));
+    /* A valid unknown path is a 404 that does not repeat it either. */
+    dispatch(f, "GET", "/api/v1/nowhere-\xc3\xa9", NULL, "");
+    msg = assert_error(f, 404, "NOT_FOUND");
+    assert_null(strstr(msg, "nowhere"));
 }
 
 /* ---- cr_req_param_id, cr_req_param_uuid, cr_is_safe_id -------------------- */
@@ -561,6 +664,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dispatch_handler_4xx_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_handler_500_no_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_refuses_unclean_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_empty_and_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_uuid, setup, teardown),
