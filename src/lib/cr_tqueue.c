@@ -75,7 +75,7 @@ static struct cr_redis_script cr_tqueue_join_lua = {
     "redis.call('SET', KEYS[1], string.format('%.0f', math.max(tat, now) + T))\n"
     "redis.call('SET', KEYS[2], string.format('%.0f', admit))\n"
     "local seq = redis.call('INCR', KEYS[3])\n"
-    "local admit_ms = math.ceil(admit / 1000)\n"
+    "local admit_ms = math.floor(admit / 1000)\n"
     "local exp_ms = admit_ms + tonumber(ARGV[5])\n"
     "local v = string.format('%d:%d:%d', seq, admit_ms, exp_ms)\n"
     "redis.call('SET', KEYS[4], v, 'PXAT', string.format('%d', exp_ms))\n"
