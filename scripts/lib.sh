@@ -106,6 +106,11 @@ EOF
     [ -n "${CR_EXTRA_CONF:-}" ] && printf '%s\n' "$CR_EXTRA_CONF" >>"$conf.tmp"
     mv "$conf.tmp" "$conf"
   fi
+  # The timed queue mode's signing key (README "Queue modes"): random, once per install; an
+  # existing concert.conf without one gets one (nothing else in it changes).
+  if ! grep -q '^QUEUE_TOKEN_KEYS=' "$conf"; then
+    printf 'QUEUE_TOKEN_KEYS=k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" >>"$conf"
+  fi
   # The config file is the truth for ports once written.
   local http_port db_port redis_port workers
   http_port="$(cr__conf HTTP_PORT "$conf")"; db_port="$(cr__conf DB_PORT "$conf")"

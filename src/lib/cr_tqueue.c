@@ -5,8 +5,10 @@
  *   {q}:t:seq    arrival numbers
  *   {q}:t:user:<u> "seq:admit_ms:exp_ms" of the user's live token, expiring with it, so that a
  *                re-join gets the same token back (signing is deterministic)
- *   {q}:t:rev    ZSET "<seq>:G" (given back) / "<seq>:U" (used by a payment) -> the token's
- *                expiry (ms): the small set the non-reading endpoints consult
+ *   {q}:t:rev    ZSET "<seq>-<user>:G" (given back) / "<seq>-<user>:U" (used by a payment) ->
+ *                the token's expiry (ms): the small set the non-reading endpoints consult. The
+ *                user is part of the name because arrival numbers may repeat after Redis
+ *                loses its last second of writes (AOF everysec) in a crash.
  *   {q}:users    the known users, shared with the default mode
  * Time is Redis's TIME for issuing, so every process agrees on the schedule; checking a token
  * uses the local clock (hosts keep theirs in step, e.g. with NTP). */
@@ -82,7 +84,7 @@ static struct cr_redis_script cr_tqueue_join_lua = {
     "return {1, v, now_ms}\n",
     ""};
 
-/* KEYS: rev, user:<u>, tat. ARGV: seq, exp_ms, G|U, T (us).
+/* KEYS: rev, user:<u>, tat. ARGV: "<seq>-<user>", exp_ms, G|U, T (us).
  * Records the token once (1), or finds it recorded already (0); a first record frees the
  * user for a new token and hands the place on: tat moves back one interval. */
 static struct cr_redis_script cr_tqueue_leave_lua = {
@@ -90,7 +92,8 @@ static struct cr_redis_script cr_tqueue_leave_lua = {
     "if s[1] or s[2] then return 0 end\n"
     "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1] .. ':' .. ARGV[3])\n"
     "local cur = redis.call('GET', KEYS[2])\n"
-    "if cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then\n"
+    "local seq = string.match(ARGV[1], '^(%d+)-')\n"
+    "if cur and string.sub(cur, 1, #seq + 1) == seq .. ':' then\n"
     "  redis.call('DEL', KEYS[2])\n"
     "end\n"
     "local tat = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
@@ -187,7 +190,7 @@ int cr_tqueue_leave(struct cr_arena *a, const char *token, int used)
         return CR_OK; /* nothing to record: it never checked */
     cr_uuid_format(&t.user, uid);
     const char *argv[] = {CR_TQ_REV, cr_arena_sprintf(a, "{q}:t:user:%s", uid), "{q}:t:tat",
-                          cr_arena_sprintf(a, "%lld", t.seq),
+                          cr_arena_sprintf(a, "%lld-%s", t.seq, uid),
                           cr_arena_sprintf(a, "%lld", t.exp_ms), used ? "U" : "G",
                           cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us())};
     return cr_redis_eval(a, &r, &cr_tqueue_leave_lua, 3, 7, argv);
@@ -207,7 +210,10 @@ int cr_tqueue_lookup(struct cr_arena *a, const char *token, int local_only,
     if (local_only)
         return CR_OK;
     redisReply *r = NULL;
-    int rc = cr_redis_cmd(a, &r, "ZMSCORE " CR_TQ_REV " %lld:G %lld:U", t.seq, t.seq);
+    char uid[CR_UUID_STRLEN];
+    cr_uuid_format(&t.user, uid);
+    int rc = cr_redis_cmd(a, &r, "ZMSCORE " CR_TQ_REV " %lld-%s:G %lld-%s:U", t.seq, uid, t.seq,
+                          uid);
     if (rc != CR_OK)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
