@@ -5,7 +5,7 @@ CR_ROOT="${CR_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 CR_GROUPS=(queue concert reservation wallet payment)
 CR_PACKAGES=(build-essential ca-certificates valgrind autoconf automake libtool pkg-config
   libfcgi-dev spawn-fcgi multiwatch libjson-c-dev libmariadb-dev mariadb-server mariadb-client
-  redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev
+  redis-server redis-tools nginx-light libhiredis-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
   curl wrk cron logrotate procps iproute2)
 # Fuzzing (tests/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
 CR_PACKAGES+=(clang-14 libclang-rt-14-dev)
@@ -107,6 +107,11 @@ WORKERS_PER_GROUP=${WORKERS_PER_GROUP:-2}
 EOF
     [ -n "${CR_EXTRA_CONF:-}" ] && printf '%s\n' "$CR_EXTRA_CONF" >>"$conf.tmp"
     mv "$conf.tmp" "$conf"
+  fi
+  # The timed queue mode's signing key (README "Queue modes"): random, once per install; an
+  # existing concert.conf without one gets one (nothing else in it changes).
+  if ! grep -q '^QUEUE_TOKEN_KEYS=' "$conf"; then
+    printf 'QUEUE_TOKEN_KEYS=k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" >>"$conf"
   fi
   # The config file is the truth for ports once written.
   local http_port db_port redis_port workers

@@ -136,9 +136,10 @@ static int concert_seats(struct cr_req *req, struct cr_resp *resp)
 
 const struct cr_route concert_routes[] = {
     {"GET", "/api/v1/concerts", CR_TOKEN_NONE, CR_BODY_NONE, concert_list},
-    {"GET", "/api/v1/concerts/{concertId}/schedules", CR_TOKEN_ACTIVE, CR_BODY_NONE,
+    {"GET", "/api/v1/concerts/{concertId}/schedules", CR_TOKEN_READ_ACTIVE, CR_BODY_NONE,
      concert_schedules},
-    {"GET", "/api/v1/schedules/{scheduleId}/seats", CR_TOKEN_ACTIVE, CR_BODY_NONE, concert_seats},
+    {"GET", "/api/v1/schedules/{scheduleId}/seats", CR_TOKEN_READ_ACTIVE, CR_BODY_NONE,
+     concert_seats},
     {"GET", "/healthz", CR_TOKEN_NONE, CR_BODY_NONE, cr_health_handler},
 };
 const size_t concert_nroutes = sizeof(concert_routes) / sizeof(concert_routes[0]);

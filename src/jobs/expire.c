@@ -3,6 +3,7 @@
  * waiting users into the freed places, retries unwritten payment history. Prints one JSON
  * summary line; exits 0 when every pass ran. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cr_arena.h"
 #include "cr_config.h"
@@ -14,9 +15,11 @@
 #include "cr_queue.h"
 #include "cr_redis.h"
 #include "cr_time.h"
+#include "cr_tqueue.h"
 
 struct expire_summary {
     long long holds_released, tokens_expired, waiters_dropped, users_admitted, history_written;
+    struct cr_tqueue_stats timed; /* QUEUE_MODE=timed: what the mode measured */
     int failed;
 };
 
@@ -41,9 +44,18 @@ static void expire_outbox(struct expire_summary *s)
     }
 }
 
-/* The line: one atomic script, so two copies of the job cannot admit past the cap. */
+/* The line: one atomic script, so two copies of the job cannot admit past the cap. In the timed
+ * mode nothing waits to be admitted: the pass prunes the record of given-back and used tokens
+ * and reports the schedule. */
 static void expire_queue(struct cr_arena *a, struct expire_summary *s)
 {
+    if (cr_queue_timed()) {
+        if (cr_tqueue_maintain(a, &s->timed) != CR_OK) {
+            cr_log_error("timed queue maintenance failed");
+            s->failed = 1;
+        }
+        return;
+    }
     if (cr_queue_maintain(a, &s->tokens_expired, &s->waiters_dropped, &s->users_admitted) !=
         CR_OK) {
         cr_log_error("queue maintenance failed");
@@ -54,7 +66,8 @@ static void expire_queue(struct cr_arena *a, struct expire_summary *s)
 int main(void)
 {
     char err[256];
-    struct expire_summary s = {0, 0, 0, 0, 0, 0};
+    struct expire_summary s;
+    memset(&s, 0, sizeof(s));
     if (cr_config_load(NULL, err, sizeof(err)) != CR_OK) {
         fprintf(stderr, "concert-expire: config: %s\n", err);
         return 1;
@@ -67,13 +80,21 @@ int main(void)
     expire_queue(a, &s);
     expire_outbox(&s);
 
-    char ts[CR_TIME_LEN];
-    printf("{\"time\":\"%s\",\"holdsReleased\":%lld,\"tokensExpired\":%lld,"
-           "\"waitersDropped\":%lld,\"usersAdmitted\":%lld,\"historyWritten\":%lld,"
+    char ts[CR_TIME_LEN], queue[256];
+    if (cr_queue_timed())
+        snprintf(queue, sizeof(queue),
+                 "\"queueMode\":\"timed\",\"revokedPruned\":%lld,\"revokedLive\":%lld,"
+                 "\"tokensIssued\":%lld,\"backlogSeconds\":%lld",
+                 s.timed.pruned, s.timed.revoked, s.timed.issued, s.timed.backlog_seconds);
+    else
+        snprintf(queue, sizeof(queue),
+                 "\"queueMode\":\"redis\",\"tokensExpired\":%lld,\"waitersDropped\":%lld,"
+                 "\"usersAdmitted\":%lld",
+                 s.tokens_expired, s.waiters_dropped, s.users_admitted);
+    printf("{\"time\":\"%s\",\"holdsReleased\":%lld,%s,\"historyWritten\":%lld,"
            "\"ok\":%s,\"ms\":%lld}\n",
-           cr_time_format(cr_time_now_ms(), ts), s.holds_released, s.tokens_expired,
-           s.waiters_dropped, s.users_admitted, s.history_written, s.failed ? "false" : "true",
-           (long long)(cr_time_mono_ms() - start));
+           cr_time_format(cr_time_now_ms(), ts), s.holds_released, queue, s.history_written,
+           s.failed ? "false" : "true", (long long)(cr_time_mono_ms() - start));
     cr_arena_free(a);
     cr_db_close();
     cr_redis_close();

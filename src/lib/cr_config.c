@@ -36,6 +36,8 @@ static struct cr_config_key cr_keys[] = {
     {"QUEUE_ACTIVE_MAX", "100", NULL},
     {"QUEUE_ACTIVE_TTL", "600", NULL},
     {"QUEUE_WAIT_IDLE_TTL", "60", NULL},
+    {"QUEUE_ADMIT_PER_SECOND", "50", NULL},
+    {"QUEUE_TOKEN_KEYS", "", NULL},
     {"RESERVATION_HOLD_SECONDS", "300", NULL},
     {"RESERVATION_MAX_HOLDS", "4", NULL},
     {"BALANCE_MAX", "1000000000", NULL},

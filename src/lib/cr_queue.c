@@ -19,6 +19,7 @@
 #include "cr_error.h"
 #include "cr_queue.h"
 #include "cr_redis.h"
+#include "cr_tqueue.h"
 
 #define CR_QUEUE_USED_TTL_MS "86400000"
 
@@ -238,9 +239,16 @@ static int cr_queue_new_token(char *out)
     return CR_OK;
 }
 
+int cr_queue_timed(void)
+{
+    return strcmp(cr_config_get("QUEUE_MODE"), "timed") == 0;
+}
+
 int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
                   struct cr_queue_ticket *out)
 {
+    if (cr_queue_timed())
+        return cr_tqueue_join(a, user, vouched, out);
     char token[45], uid[CR_UUID_STRLEN];
     redisReply *r = NULL;
     int rc = cr_queue_new_token(token);
@@ -266,6 +274,8 @@ int cr_queue_know_user(struct cr_arena *a, const struct cr_uuid *user)
 
 int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out)
 {
+    if (cr_queue_timed())
+        return cr_tqueue_poll(a, token, out);
     redisReply *r = NULL;
     const char *args[] = {token};
     int rc = cr_queue_run(a, &r, &cr_queue_poll_lua, 0, NULL, 1, args);
@@ -276,6 +286,8 @@ int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket 
 
 int cr_queue_leave(struct cr_arena *a, const char *token, int used)
 {
+    if (cr_queue_timed())
+        return cr_tqueue_leave(a, token, used);
     redisReply *r = NULL;
     const char *args[] = {token, used ? "1" : "0", CR_QUEUE_USED_TTL_MS};
     return cr_queue_run(a, &r, &cr_queue_leave_lua, 0, NULL, 3, args);
@@ -300,8 +312,11 @@ int cr_queue_maintain(struct cr_arena *a, long long *expired, long long *idle,
  * record of spent tokens: plain commands rather than a script, which cost Redis several times
  * the CPU of the lookup itself (bench/RESULTS.md). The leave script drops a token and records
  * it as spent in one step, so no order of these two reads can miss both. */
-int cr_queue_lookup(struct cr_arena *a, const char *token, struct cr_caller *caller)
+int cr_queue_lookup(struct cr_arena *a, const char *token, int local_only,
+                    struct cr_caller *caller)
 {
+    if (cr_queue_timed())
+        return cr_tqueue_lookup(a, token, local_only, caller);
     redisReply *r = NULL;
     int rc = cr_redis_cmd(a, &r, "HMGET {q}:tok:%s user state", token);
     if (rc != CR_OK)

@@ -7,12 +7,13 @@
 #define CR_QUEUE_H
 
 #include "cr_http.h"
+#include "cr_ttoken.h"
 
-#define CR_QUEUE_TOKEN_LEN 43 /* 256 random bits in unpadded base64url */
+#define CR_QUEUE_TOKEN_LEN 43 /* the default mode's token: 256 random bits, unpadded base64url */
 
 /* What a client sees of its place in line. */
 struct cr_queue_ticket {
-    char token[CR_QUEUE_TOKEN_LEN + 1];
+    char token[CR_TTOKEN_STRLEN]; /* either mode's token (the timed one is the longer) */
     struct cr_uuid user;
     int active;
     long long position;     /* 1 = head of the line, 0 when active */
@@ -40,14 +41,19 @@ int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket 
  * token was already gone. */
 int cr_queue_leave(struct cr_arena *a, const char *token, int used);
 /* The cron job's pass: drops expired active tokens and idle waiters, admits into the freed
- * places. Counts of each go to the out parameters. */
+ * places. Counts of each go to the out parameters. Default mode only (see cr_tqueue.h). */
 int cr_queue_maintain(struct cr_arena *a, long long *expired, long long *idle,
                       long long *admitted);
 
 /* Looks a token up (one Redis round trip) and fills caller. CR_OK; CR_E_TOKEN_INVALID for an
  * unknown, expired or given-back token (for a token spent by a payment, caller->user and
- * caller->used are still filled in); CR_E_UNAVAILABLE. */
-int cr_queue_lookup(struct cr_arena *a, const char *token, struct cr_caller *caller);
+ * caller->used are still filled in); CR_E_UNAVAILABLE. In the timed mode local_only = 1 checks
+ * the token by itself, without Redis (the reading routes). */
+int cr_queue_lookup(struct cr_arena *a, const char *token, int local_only,
+                    struct cr_caller *caller);
+
+/* 1 when QUEUE_MODE is timed (cr_tqueue.h does the work), 0 for the default mode. */
+int cr_queue_timed(void);
 
 /* Seconds a waiter at position can expect to wait: position divided by the admission rate
  * measured over the recent window (admitted tokens between oldest_ms and now_ms); with too

@@ -9,8 +9,18 @@
 
 /* NONE: no token; VALID: waiting or active; ACTIVE: admitted only. SPENT_OK: valid, or spent by
  * a payment (caller.used = 1): for the payment route, whose handler may only replay a recorded
- * response to a spent token, and must itself refuse what ACTIVE would refuse otherwise. */
-enum cr_token_need { CR_TOKEN_NONE, CR_TOKEN_VALID, CR_TOKEN_ACTIVE, CR_TOKEN_SPENT_OK };
+ * response to a spent token, and must itself refuse what ACTIVE would refuse otherwise.
+ * READ_VALID, READ_ACTIVE: the same as VALID and ACTIVE for a reading route (API.md 9, 10, 12),
+ * where the timed mode checks the token by itself, without Redis (a token given back or used
+ * stays readable there until it expires). */
+enum cr_token_need {
+    CR_TOKEN_NONE,
+    CR_TOKEN_VALID,
+    CR_TOKEN_ACTIVE,
+    CR_TOKEN_SPENT_OK,
+    CR_TOKEN_READ_VALID,
+    CR_TOKEN_READ_ACTIVE
+};
 enum cr_body_need { CR_BODY_NONE, CR_BODY_OPTIONAL, CR_BODY_REQUIRED };
 
 /* A handler parses its input, calls the library and fills resp. It returns CR_OK, or an error

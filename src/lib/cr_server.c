@@ -13,6 +13,7 @@
 #include "cr_log.h"
 #include "cr_redis.h"
 #include "cr_server.h"
+#include "cr_tqueue.h"
 #include "cr_uuid.h"
 
 static volatile sig_atomic_t cr_server_reopen_log;
@@ -133,6 +134,27 @@ static void cr_server_write(FCGX_Request *r, struct cr_req *req, struct cr_resp 
     FCGX_PutStr(body, (int)len, r->out);
 }
 
+/* The queue mode must be one that exists, and the timed mode needs its signing keys: a worker
+ * refuses to start rather than run under a configuration that asks for something else. */
+static int cr_server_queue_mode(const char *group)
+{
+    char err[256];
+    const char *mode = cr_config_get("QUEUE_MODE");
+    if (strcmp(mode, "redis") == 0)
+        return CR_OK;
+    if (strcmp(mode, "timed") != 0) {
+        cr_log_error("QUEUE_MODE must be redis or timed");
+        fprintf(stderr, "%s: QUEUE_MODE must be redis or timed\n", group);
+        return CR_E_INVALID;
+    }
+    if (cr_tqueue_init(err, sizeof(err)) != CR_OK) {
+        cr_log_error("timed mode: %s", err);
+        fprintf(stderr, "%s: timed mode: %s\n", group, err);
+        return CR_E_INVALID;
+    }
+    return CR_OK;
+}
+
 int cr_server_main(const char *group, const struct cr_route *routes, size_t nroutes)
 {
     char err[256];
@@ -144,13 +166,8 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         return 1;
     }
     cr_log_open(group, cr_config_get("LOG_FILE"), cr_config_get("LOG_LEVEL"));
-    /* API.md's second mode (timed admission) is not built yet: refuse it rather than run
-     * the Redis line under a configuration that asks for something else. */
-    if (strcmp(cr_config_get("QUEUE_MODE"), "redis") != 0) {
-        cr_log_error("QUEUE_MODE=%s is not supported; only QUEUE_MODE=redis is",
-                     cr_config_get("QUEUE_MODE"));
+    if (cr_server_queue_mode(group) != CR_OK)
         return 1;
-    }
     cr_server_signals();
     if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0) {
         cr_log_error("FastCGI init failed");

@@ -40,12 +40,13 @@ int cr_token_gate(struct cr_req *req, enum cr_token_need need)
     int rc = cr_token_from_header(req->arena, req->authorization, &token);
     if (rc != CR_OK)
         return rc;
-    rc = cr_queue_lookup(req->arena, token, &req->caller);
+    int reading = need == CR_TOKEN_READ_VALID || need == CR_TOKEN_READ_ACTIVE;
+    rc = cr_queue_lookup(req->arena, token, reading, &req->caller);
     if (rc == CR_E_TOKEN_INVALID && req->caller.used && need == CR_TOKEN_SPENT_OK)
         return CR_OK;
     if (rc != CR_OK)
         return rc;
-    if (need == CR_TOKEN_ACTIVE && !req->caller.active)
+    if ((need == CR_TOKEN_ACTIVE || need == CR_TOKEN_READ_ACTIVE) && !req->caller.active)
         return CR_E_TOKEN_NOT_ACTIVE;
     return CR_OK;
 }

@@ -12,8 +12,8 @@
  * for another scheme or a malformed value. */
 int cr_token_from_header(struct cr_arena *a, const char *header, const char **token);
 
-/* Checks the request's token against what the route needs (one Redis round trip) and fills
- * req->caller. CR_OK, or CR_E_TOKEN_MISSING / _INVALID / _NOT_ACTIVE / CR_E_UNAVAILABLE. */
+/* Checks the request's token against what the route needs (one Redis round trip; none for a
+ * reading route in the timed mode) and fills req->caller. CR_OK, or CR_E_TOKEN_MISSING / _INVALID / _NOT_ACTIVE / CR_E_UNAVAILABLE. */
 int cr_token_gate(struct cr_req *req, enum cr_token_need need);
 
 #endif

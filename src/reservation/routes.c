@@ -98,7 +98,7 @@ static int reservation_cancel(struct cr_req *req, struct cr_resp *resp)
 
 const struct cr_route reservation_routes[] = {
     {"POST", "/api/v1/reservations", CR_TOKEN_ACTIVE, CR_BODY_REQUIRED, reservation_hold},
-    {"GET", "/api/v1/reservations/{reservationId}", CR_TOKEN_VALID, CR_BODY_NONE,
+    {"GET", "/api/v1/reservations/{reservationId}", CR_TOKEN_READ_VALID, CR_BODY_NONE,
      reservation_get},
     {"DELETE", "/api/v1/reservations/{reservationId}", CR_TOKEN_VALID, CR_BODY_NONE,
      reservation_cancel},

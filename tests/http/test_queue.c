@@ -1,6 +1,6 @@
-/* test_queue.c: the waiting line with QUEUE_ACTIVE_MAX=5 (test_queue.conf): fair, gap-free
- * admission under concurrent joins, one token per user, the token gate's 401s and 403, and a
- * Redis restart. */
+/* test_queue.c: the default mode's line with QUEUE_ACTIVE_MAX=5 (test_queue.conf): fair,
+ * gap-free admission under concurrent joins, places moving up as actives give back, and a Redis
+ * restart. What holds in both modes is in test_queue_modes.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,108 +136,6 @@ static void test_concurrent_joins_are_fair_and_gap_free(void **state)
     }
 }
 
-struct same_user {
-    char user[37];
-    char tokens[10][300];
-    long status[10];
-};
-
-static void join_same_task(int i, void *ctx)
-{
-    struct same_user *s = ctx;
-    struct cr_test_res r;
-    char body[128];
-    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", s->user);
-    s->status[i] = cr_test_req(&r, "POST", "/api/v1/queue/tokens", body, NULL);
-    snprintf(s->tokens[i], sizeof(s->tokens[i]), "%s", cr_test_str(&r, "token"));
-    cr_test_res_free(&r);
-}
-
-static void test_one_token_per_user(void **state)
-{
-    struct same_user s;
-    memset(&s, 0, sizeof(s));
-    cr_test_new_user(s.user);
-    cr_test_parallel(10, 10, join_same_task, &s);
-    int created = 0;
-    for (int i = 0; i < 10; i++) {
-        assert_true(s.status[i] == 201 || s.status[i] == 200);
-        created += s.status[i] == 201;
-        assert_string_equal(s.tokens[i], s.tokens[0]);
-    }
-    assert_int_equal(created, 1);
-}
-
-static void test_token_gate_errors(void **state)
-{
-    struct cr_test_res r;
-    cr_test_req(&r, "GET", "/api/v1/queue/tokens/current", NULL, NULL);
-    assert_int_equal(r.status, 401);
-    assert_string_equal(cr_test_error_code(&r), "TOKEN_MISSING");
-    cr_test_res_free(&r);
-
-    const char *bad[][2] = {
-        {"Authorization: Basic dXNlcjpwYXNz", NULL},
-        {"Authorization: Bearer", NULL},
-        {"Authorization: Bearer a b", NULL},
-        {"Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL}, /* forged */
-        {"Authorization: Bearer %%%", NULL},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_test_req(&r, "GET", "/api/v1/queue/tokens/current", NULL, bad[i]);
-        assert_int_equal(r.status, 401);
-        assert_string_equal(cr_test_error_code(&r), "TOKEN_INVALID");
-        cr_test_res_free(&r);
-    }
-    char longtok[400] = "Authorization: Bearer ";
-    memset(longtok + strlen(longtok), 'A', 300);
-    const char *toolong[] = {longtok, NULL};
-    cr_test_req(&r, "GET", "/api/v1/queue/tokens/current", NULL, toolong);
-    assert_int_equal(r.status, 401);
-    assert_string_equal(cr_test_error_code(&r), "TOKEN_INVALID");
-    cr_test_res_free(&r);
-
-    /* Wrong method is 405 before any token check. */
-    cr_test_req(&r, "PUT", "/api/v1/queue/tokens/current", NULL, NULL);
-    assert_int_equal(r.status, 405);
-    cr_test_res_free(&r);
-
-    /* A waiting token on an active-only route: 403 TOKEN_NOT_ACTIVE. */
-    struct member *w = NULL;
-    for (int i = 0; i < NUSERS && w == NULL; i++)
-        if (members[i].token[0] != '\0' && !members[i].active)
-            w = &members[i];
-    assert_non_null(w);
-    char auth[400];
-    auth_header(auth, sizeof(auth), w->token);
-    const char *h[] = {auth, NULL};
-    cr_test_req(&r, "GET", "/api/v1/concerts/1/schedules", NULL, h);
-    assert_int_equal(r.status, 403);
-    assert_string_equal(cr_test_error_code(&r), "TOKEN_NOT_ACTIVE");
-    cr_test_res_free(&r);
-}
-
-static void test_join_bad_input(void **state)
-{
-    struct cr_test_res r;
-    const char *bodies[] = {"{}", "{\"userId\":\"nope\"}", "{\"userId\":12}", "[1]", "{bad"};
-    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        cr_test_req(&r, "POST", "/api/v1/queue/tokens", bodies[i], NULL);
-        assert_int_equal(r.status, 400);
-        assert_string_equal(cr_test_error_code(&r), "INVALID_REQUEST");
-        cr_test_res_free(&r);
-    }
-    cr_test_req(&r, "POST", "/api/v1/queue/tokens",
-                "{\"userId\":\"01890000-0000-7000-8000-000000000000\"}", NULL);
-    assert_int_equal(r.status, 404);
-    assert_string_equal(cr_test_error_code(&r), "NOT_FOUND");
-    cr_test_res_free(&r);
-    /* No body at all where one is required. */
-    cr_test_req(&r, "POST", "/api/v1/queue/tokens", NULL, NULL);
-    assert_int_equal(r.status, 400);
-    cr_test_res_free(&r);
-}
-
 static void test_line_survives_redis_restart(void **state)
 {
     const char *dir = getenv("CR_STACK_DIR");
@@ -284,9 +182,6 @@ int main(void)
     cr_test_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_joins_are_fair_and_gap_free),
-        cmocka_unit_test(test_one_token_per_user),
-        cmocka_unit_test(test_token_gate_errors),
-        cmocka_unit_test(test_join_bad_input),
         cmocka_unit_test(test_line_survives_redis_restart),
     };
     return cmocka_run_group_tests_name("http_queue", tests, NULL, NULL);
