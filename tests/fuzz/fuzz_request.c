@@ -41,7 +41,10 @@ static int h_list(struct cr_req *req, struct cr_resp *resp)
 {
     static const char *const names[] = {"page", "size", "from", "to", ""};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        const char *v = cr_req_query(req, names[i]);
+        const char *v = NULL;
+        int rc = cr_req_query(req, names[i], &v);
+        if (rc != CR_OK)
+            return rc;
         if (v != NULL && strlen(v) > strlen(req->query))
             return cr_fail(req, CR_E_INTERNAL, "decoded value longer than the query");
     }
