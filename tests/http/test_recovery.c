@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cr_config.h"
 #include "cr_test.h"
 
 enum kind { K_CONCERTS, K_SEATS, K_HEALTH, K_QUEUE, K_COUNT };
@@ -482,11 +483,13 @@ static void *slow_request(void *arg)
 }
 
 /* Holds a write lock on the concerts table for the given seconds (in the background), so that
- * every concert read waits: a request that stays in flight as long as we like. */
-static void lock_concerts(int seconds)
+ * every concert read waits: a request that stays in flight a while. Keep it under
+ * DB_LOCK_WAIT_SECONDS (README "Time budget"): a read that waits longer is a 503. */
+static void lock_concerts(double seconds)
 {
+    assert_true(seconds * 1000 < cr_config_int("DB_LOCK_WAIT_SECONDS") * 1000 - 300);
     assert_int_equal(sh("mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot concert -e "
-                        "'LOCK TABLES concerts WRITE; DO SLEEP(%d); UNLOCK TABLES' >/dev/null 2>&1 &",
+                        "'LOCK TABLES concerts WRITE; DO SLEEP(%.1f); UNLOCK TABLES' >/dev/null 2>&1 &",
                         stack_dir, seconds), 0);
     sleep_ms(300);
 }
@@ -511,7 +514,7 @@ static void test_reload_drops_nothing(void **state)
         set_workers(counts[round]);
         if (round == 0) {
             /* A request the old generation is still serving when it is told to stop. */
-            lock_concerts(4);
+            lock_concerts(1.5);
             pthread_create(&th, NULL, slow_request, &slow);
             sleep_ms(300);
         }
@@ -546,7 +549,7 @@ static void test_reload_drops_nothing(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* A GET /api/v1/concerts held up by a table lock (LOCK TABLES ... WRITE for 2 s) gets its 200
+/* A GET /api/v1/concerts held up by a table lock (LOCK TABLES ... WRITE for 1.5 s) gets its 200
  * although its worker receives SIGTERM meanwhile; the worker then exits and is replaced. */
 static void test_sigterm_finishes_current_request(void **state)
 {
@@ -555,7 +558,7 @@ static void test_sigterm_finishes_current_request(void **state)
     int n = workers("concert", before, 16);
     assert_true(n > 0);
     long long t0 = now_ms();
-    lock_concerts(2);
+    lock_concerts(1.5);
     struct entry slow = {0};
     pthread_t t;
     pthread_create(&t, NULL, slow_request, &slow);
