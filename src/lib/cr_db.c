@@ -57,7 +57,8 @@ int cr_db_budget_check(char *errbuf, int errlen)
     long long r = cr_config_int("DB_READ_TIMEOUT_SECONDS");
     long long t = cr_config_int("REQUEST_TIMEOUT_SECONDS");
     /* At least one second in which a round trip may start: t - margin - r >= 1. */
-    if (l >= 1 && s > l && r > s && t <= 3600 && t * 1000 - CR_DB_ANSWER_MARGIN_MS - r * 1000 >= 1000)
+    if (l >= 1 && s > l && r > s && t <= 3600 &&
+        t * 1000 - CR_DB_ANSWER_MARGIN_MS - r * 1000 >= 1000)
         return CR_OK;
     snprintf(errbuf, (size_t)errlen,
              "the time budget must nest: 1 <= DB_LOCK_WAIT_SECONDS (%lld) < DB_STATEMENT_SECONDS "
@@ -99,7 +100,7 @@ static void cr_db_sent(void)
     cr_db_sent_ms = (long long)cr_time_now_ms();
 }
 
-/* Reads and writes of statements that change nothing; everything else counts as a write. */
+/* 1 for a statement that changes nothing (a SELECT); anything else counts as a write. */
 static int cr_db_is_read(const char *sql)
 {
     return strncmp(sql, "SELECT", 6) == 0;
@@ -131,6 +132,7 @@ static int cr_db_stale(void)
 
 static int cr_db_connect(void)
 {
+    cr_db_in_flight_lost = cr_db_timed_out = 0; /* they describe the round trip that follows */
     if (cr_db_txn_open && cr_db_conn == NULL)
         return CR_E_UNAVAILABLE; /* lost mid-transaction: a new session would run in autocommit */
     if (cr_db_conn != NULL) {
@@ -488,7 +490,8 @@ int cr_db_txn(int (*fn)(void *ctx), void *ctx)
         if (attempt > 0)
             cr_db_backoff(attempt);
         int had_conn = cr_db_conn != NULL;
-        if ((rc = cr_db_connect()) != CR_OK || (rc = cr_db_budget_left("START TRANSACTION")) != CR_OK)
+        if ((rc = cr_db_connect()) != CR_OK ||
+            (rc = cr_db_budget_left("START TRANSACTION")) != CR_OK)
             return rc;
         cr_db_sent();
         if (mysql_real_query(cr_db_conn, "START TRANSACTION", 17) != 0) {

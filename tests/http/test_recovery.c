@@ -489,7 +489,8 @@ static void lock_concerts(double seconds)
 {
     assert_true(seconds * 1000 < cr_config_int("DB_LOCK_WAIT_SECONDS") * 1000 - 300);
     assert_int_equal(sh("mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot concert -e "
-                        "'LOCK TABLES concerts WRITE; DO SLEEP(%.1f); UNLOCK TABLES' >/dev/null 2>&1 &",
+                        "'LOCK TABLES concerts WRITE; DO SLEEP(%.1f); UNLOCK TABLES' "
+                        ">/dev/null 2>&1 &",
                         stack_dir, seconds), 0);
     sleep_ms(300);
 }
