@@ -292,7 +292,11 @@ cr__start_nginx() {
   local root tools CR_SED
   root="$(cd "$CR_ROOT" && pwd)"; tools="$(cd "${CR_TOOLS_DIR:-$root/tools}" 2>/dev/null && pwd || echo "$root/tools")"
   cr__nginx_limits "$CR_DIR/concert.conf"
-  sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" "${CR_SED[@]}" \
+  # The workers read REQUEST_TIMEOUT_SECONDS the same way (environment over concert.conf).
+  local rt="${REQUEST_TIMEOUT_SECONDS:-$(cr__conf REQUEST_TIMEOUT_SECONDS "$CR_DIR/concert.conf" 2>/dev/null || true)}"
+  rt="${rt:-10}"
+  case "$rt" in '' | *[!0-9]*) cr_die "REQUEST_TIMEOUT_SECONDS must be a number of seconds: $rt" ;; esac
+  sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" -e "s|@REQUEST_TIMEOUT@|$rt|g" "${CR_SED[@]}" \
       -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then

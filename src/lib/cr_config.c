@@ -42,6 +42,11 @@ static struct cr_config_key cr_keys[] = {
     {"RESERVATION_MAX_HOLDS", "4", NULL},
     {"BALANCE_MAX", "1000000000", NULL},
     {"RETRY_AFTER_SECONDS", "1", NULL},
+    /* The time budget, innermost first; cr_db_budget_check() wants each below the next. */
+    {"DB_LOCK_WAIT_SECONDS", "2", NULL},
+    {"DB_STATEMENT_SECONDS", "3", NULL},
+    {"DB_READ_TIMEOUT_SECONDS", "4", NULL},
+    {"REQUEST_TIMEOUT_SECONDS", "10", NULL},
     {"TEST_FAIL_HISTORY", "0", NULL},
     /* nginx's limits: scripts/lib.sh (CR_NGINX_LIMITS) renders them into nginx.conf with these
      * same defaults; listed here so that the workers accept the file that holds them. */

@@ -2,9 +2,17 @@
  *
  * Sessions run at READ COMMITTED in UTC. Every race in this service is decided by a
  * conditional UPDATE (a version or state check) whose affected-row count says who won, so
- * REPEATABLE READ's snapshot buys nothing, while its gap locks would add deadlocks. */
+ * REPEATABLE READ's snapshot buys nothing, while its gap locks would add deadlocks.
+ *
+ * The time budget (README, "Time budget"): the server gives up on a lock wait
+ * (DB_LOCK_WAIT_SECONDS) and on a statement (DB_STATEMENT_SECONDS) before our own read timeout
+ * (DB_READ_TIMEOUT_SECONDS) fires, and no round trip starts that could end after the request's
+ * deadline, which lies CR_DB_ANSWER_MARGIN_MS before nginx's REQUEST_TIMEOUT_SECONDS. So a
+ * transaction has committed or been rolled back by the server before anyone tells the client
+ * to retry, and a 503 from here always means that nothing was written. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +33,9 @@
 #define CR_DB_MAX_PARAMS 32
 #define CR_DB_MAX_COLS 32
 #define CR_DB_TXN_TRIES 6
+/* Between the request's last database round trip and nginx's timeout: room for the Redis
+ * calls a handler makes after its commit (REDIS_TIMEOUT_MS each) and for the answer. */
+#define CR_DB_ANSWER_MARGIN_MS 2000
 
 struct cr_db_stmt {
     const char *sql; /* the literal that keys the cache */
@@ -35,6 +46,65 @@ static MYSQL *cr_db_conn;
 static struct cr_db_stmt cr_db_stmts[CR_DB_MAX_STMTS];
 static int cr_db_nstmts;
 static int cr_db_txn_open;
+static long long cr_db_deadline; /* epoch ms by which every round trip must end; 0: none */
+static long long cr_db_sent_ms;  /* when the round trip in flight started */
+static int cr_db_in_flight_lost; /* the last error lost the connection with a statement sent */
+static int cr_db_timed_out;      /* ... and it was our own read timeout that gave up */
+
+int cr_db_budget_check(char *errbuf, int errlen)
+{
+    long long l = cr_config_int("DB_LOCK_WAIT_SECONDS"), s = cr_config_int("DB_STATEMENT_SECONDS");
+    long long r = cr_config_int("DB_READ_TIMEOUT_SECONDS");
+    long long t = cr_config_int("REQUEST_TIMEOUT_SECONDS");
+    /* At least one second in which a round trip may start: t - margin - r >= 1. */
+    if (l >= 1 && s > l && r > s && t <= 3600 &&
+        t * 1000 - CR_DB_ANSWER_MARGIN_MS - r * 1000 >= 1000)
+        return CR_OK;
+    snprintf(errbuf, (size_t)errlen,
+             "the time budget must nest: 1 <= DB_LOCK_WAIT_SECONDS (%lld) < DB_STATEMENT_SECONDS "
+             "(%lld) < DB_READ_TIMEOUT_SECONDS (%lld) <= REQUEST_TIMEOUT_SECONDS (%lld) - %d - 1",
+             l, s, r, t, CR_DB_ANSWER_MARGIN_MS / 1000);
+    return CR_E_INVALID;
+}
+
+void cr_db_budget_start(long long start_ms)
+{
+    cr_db_deadline = start_ms + cr_config_int("REQUEST_TIMEOUT_SECONDS") * 1000 -
+                     CR_DB_ANSWER_MARGIN_MS;
+}
+
+void cr_db_budget_end(void)
+{
+    cr_db_deadline = 0;
+}
+
+/* CR_OK when a round trip that takes as long as our read timeout allows still ends before the
+ * deadline; otherwise CR_E_UNAVAILABLE, and what was not started is in the log. */
+static int cr_db_budget_left(const char *what)
+{
+    if (cr_db_deadline == 0)
+        return CR_OK;
+    long long left = cr_db_deadline - (long long)cr_time_now_ms();
+    long long need = cr_config_int("DB_READ_TIMEOUT_SECONDS") * 1000;
+    if (left >= need)
+        return CR_OK;
+    cr_log_warn("time budget spent: %lld ms left before the deadline, a round trip may take "
+                "%lld ms; not started: %.60s",
+                left, need, what);
+    return CR_E_UNAVAILABLE;
+}
+
+/* Marks the start of a round trip, for cr_db_error() to tell our read timeout from the rest. */
+static void cr_db_sent(void)
+{
+    cr_db_sent_ms = (long long)cr_time_now_ms();
+}
+
+/* 1 for a statement that changes nothing (a SELECT); anything else counts as a write. */
+static int cr_db_is_read(const char *sql)
+{
+    return strncmp(sql, "SELECT", 6) == 0;
+}
 
 void cr_db_close(void)
 {
@@ -62,6 +132,9 @@ static int cr_db_stale(void)
 
 static int cr_db_connect(void)
 {
+    cr_db_in_flight_lost = cr_db_timed_out = 0; /* they describe the round trip that follows */
+    if (cr_db_txn_open && cr_db_conn == NULL)
+        return CR_E_UNAVAILABLE; /* lost mid-transaction: a new session would run in autocommit */
     if (cr_db_conn != NULL) {
         if (cr_db_txn_open || !cr_db_stale())
             return CR_OK;
@@ -71,17 +144,26 @@ static int cr_db_connect(void)
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
         return CR_E_INTERNAL;
-    unsigned int connect_timeout = 2, io_timeout = 8;
+    unsigned int connect_timeout = 2;
+    unsigned int io_timeout = (unsigned int)cr_config_int("DB_READ_TIMEOUT_SECONDS");
     my_bool off = 0;
+    char init[320];
     mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
     mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
     mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off); /* we reconnect ourselves, cache and all */
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    /* tx_isolation: MariaDB 10.11 has no transaction_isolation (it came in 11.1). */
-    mysql_optionsv(m, MYSQL_INIT_COMMAND,
-                   "SET SESSION time_zone='+00:00', "
-                   "SESSION tx_isolation='READ-COMMITTED'");
+    /* tx_isolation: MariaDB 10.11 has no transaction_isolation (it came in 11.1).
+     * innodb_lock_wait_timeout bounds row-lock waits, lock_wait_timeout table (metadata) lock
+     * waits, and max_statement_time every statement (lock waits included): the server ends
+     * each of them, and says so, before our read timeout would leave the outcome unknown. */
+    snprintf(init, sizeof(init),
+             "SET SESSION time_zone='+00:00', SESSION tx_isolation='READ-COMMITTED', "
+             "SESSION innodb_lock_wait_timeout=%lld, SESSION lock_wait_timeout=%lld, "
+             "SESSION max_statement_time=%lld",
+             cr_config_int("DB_LOCK_WAIT_SECONDS"), cr_config_int("DB_LOCK_WAIT_SECONDS"),
+             cr_config_int("DB_STATEMENT_SECONDS"));
+    mysql_optionsv(m, MYSQL_INIT_COMMAND, init);
     const char *sock = cr_config_get("DB_SOCKET");
     int use_sock = sock != NULL && *sock != '\0';
     if (mysql_real_connect(m, use_sock ? "localhost" : cr_config_get("DB_HOST"),
@@ -102,17 +184,35 @@ static int cr_db_error(MYSQL_STMT *st, const char *sql)
 {
     unsigned int e = st != NULL ? mysql_stmt_errno(st) : mysql_errno(cr_db_conn);
     const char *msg = st != NULL ? mysql_stmt_error(st) : mysql_error(cr_db_conn);
+    long long took = (long long)cr_time_now_ms() - cr_db_sent_ms;
+    cr_db_in_flight_lost = 0;
+    cr_db_timed_out = 0;
     switch (e) {
-    case ER_LOCK_DEADLOCK:
-    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_LOCK_DEADLOCK: /* InnoDB rolled the whole transaction back: run it again */
         return CR_E_RETRY;
+    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_STATEMENT_TIMEOUT:
+        /* The server ended the statement within its budget; cr_db_txn rolls the rest back.
+         * Not rerun: whatever held the lock this long is likely to hold it again, and the
+         * client's Retry-After is the better wait. */
+        cr_log_warn("mariadb %s after %lld ms; in: %.120s",
+                    e == ER_LOCK_WAIT_TIMEOUT ? "lock wait timeout" : "statement timeout", took,
+                    sql ? sql : "-");
+        return CR_E_UNAVAILABLE;
     case ER_DUP_ENTRY:
         return CR_E_DUPLICATE;
-    case CR_SERVER_GONE_ERROR:
     case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+        /* Lost with the statement sent: the server may have run it. */
+        cr_db_in_flight_lost = 1;
+        cr_db_timed_out = took >= cr_config_int("DB_READ_TIMEOUT_SECONDS") * 1000 - 250;
+        cr_log_warn("mariadb connection lost after %lld ms%s (%u: %s); in: %.120s", took,
+                    cr_db_timed_out ? ", our read timeout" : "", e, msg, sql ? sql : "-");
+        cr_db_close();
+        return CR_E_UNAVAILABLE;
+    case CR_SERVER_GONE_ERROR:
     case CR_CONNECTION_ERROR:
     case CR_CONN_HOST_ERROR:
-    case CR_SERVER_LOST_EXTENDED:
     case ER_CONNECTION_KILLED:
     case ER_SERVER_SHUTDOWN:
     case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
@@ -274,7 +374,10 @@ static int cr_db_run_once(struct cr_arena *a, const char *sql, const struct cr_d
 
     if (nparams > CR_DB_MAX_PARAMS)
         return CR_E_INTERNAL;
-    if ((rc = cr_db_connect()) != CR_OK || (rc = cr_db_prepare(sql, &st)) != CR_OK)
+    if ((rc = cr_db_connect()) != CR_OK || (rc = cr_db_budget_left(sql)) != CR_OK)
+        return rc;
+    cr_db_sent();
+    if ((rc = cr_db_prepare(sql, &st)) != CR_OK)
         return rc;
     if (mysql_stmt_param_count(st) != (unsigned long)nparams) {
         cr_log_error("statement expects %lu parameters, got %d: %.120s",
@@ -308,8 +411,18 @@ static int cr_db_run_once(struct cr_arena *a, const char *sql, const struct cr_d
     }
     if (nparams > 0 && mysql_stmt_bind_param(st, bind) != 0)
         return cr_db_error(st, sql);
-    if (mysql_stmt_execute(st) != 0)
-        return cr_db_error(st, sql);
+    cr_db_sent();
+    if (mysql_stmt_execute(st) != 0) {
+        rc = cr_db_error(st, sql);
+        if (rc == CR_E_UNAVAILABLE && cr_db_in_flight_lost && !cr_db_txn_open &&
+            !cr_db_is_read(sql)) {
+            /* An autocommit write that may or may not have run: never rerun, never "retry". */
+            cr_log_error("outcome unknown: connection lost during a write outside a "
+                         "transaction; not rerun; in: %.120s", sql);
+            rc = CR_E_UNKNOWN;
+        }
+        return rc;
+    }
     meta = mysql_stmt_result_metadata(st);
     if (meta == NULL) {
         if (affected != NULL)
@@ -332,14 +445,16 @@ static int cr_db_run_once(struct cr_arena *a, const char *sql, const struct cr_d
 }
 
 /* One statement; a read outside a transaction is retried once on a fresh connection when
- * the old one turned out to be dead (the server restarted since our last request). */
+ * the old one turned out to be dead (the server restarted since our last request), but not
+ * after our own read timeout (the server is stuck: a second wait would only add to it). */
 static int cr_db_run(struct cr_arena *a, const char *sql, const struct cr_db_val *params,
                      int nparams, struct cr_db_rows *out, long long *affected,
                      long long *insert_id)
 {
     int had_conn = cr_db_conn != NULL;
     int rc = cr_db_run_once(a, sql, params, nparams, out, affected, insert_id);
-    if (rc == CR_E_UNAVAILABLE && had_conn && out != NULL && !cr_db_txn_open)
+    if (rc == CR_E_UNAVAILABLE && had_conn && cr_db_conn == NULL && !cr_db_timed_out &&
+        cr_db_is_read(sql) && !cr_db_txn_open)
         rc = cr_db_run_once(a, sql, params, nparams, out, affected, insert_id);
     return rc;
 }
@@ -375,33 +490,47 @@ int cr_db_txn(int (*fn)(void *ctx), void *ctx)
         if (attempt > 0)
             cr_db_backoff(attempt);
         int had_conn = cr_db_conn != NULL;
-        if ((rc = cr_db_connect()) != CR_OK)
+        if ((rc = cr_db_connect()) != CR_OK ||
+            (rc = cr_db_budget_left("START TRANSACTION")) != CR_OK)
             return rc;
+        cr_db_sent();
         if (mysql_real_query(cr_db_conn, "START TRANSACTION", 17) != 0) {
             rc = cr_db_error(NULL, "START TRANSACTION");
-            if (rc == CR_E_UNAVAILABLE && had_conn)
+            if (rc == CR_E_UNAVAILABLE && had_conn && cr_db_conn == NULL && !cr_db_timed_out)
                 continue; /* a stale connection: nothing ran yet */
             return rc;
         }
         cr_db_txn_open = 1;
         rc = fn(ctx);
         cr_db_txn_open = 0;
-        if (rc == CR_OK) {
+        /* No COMMIT that could end after the deadline: roll back and say so instead. */
+        if (rc == CR_OK && (rc = cr_db_budget_left("COMMIT")) == CR_OK) {
+            cr_db_sent();
             if (mysql_commit(cr_db_conn) == 0)
                 return CR_OK;
             rc = cr_db_error(NULL, "COMMIT");
             if (rc == CR_E_RETRY)
                 continue;
-            /* Lost during COMMIT: the outcome is unknown, so never rerun. */
-            return rc == CR_E_UNAVAILABLE ? CR_E_UNAVAILABLE : rc;
+            if (cr_db_conn == NULL) {
+                /* Lost during COMMIT: it may have committed. Never rerun, never "retry". */
+                cr_log_error("outcome unknown: connection lost during COMMIT; not rerun");
+                return CR_E_UNKNOWN;
+            }
         }
         if (cr_db_conn != NULL)
             mysql_rollback(cr_db_conn);
         if (rc == CR_E_RETRY)
             continue;
-        /* A connection lost before COMMIT rolled the transaction back: rerun it once. */
-        if (rc == CR_E_UNAVAILABLE && attempt == 0)
-            continue;
+        /* A connection lost before COMMIT: the server rolls the transaction back (nothing of
+         * it commits). Rerun it once when the server went away (a restart), but not when our
+         * own read timeout gave up on a stuck server: our abandoned session may still hold its
+         * locks there, and the budget is spent. */
+        if (rc == CR_E_UNAVAILABLE && cr_db_conn == NULL && attempt == 0) {
+            if (!cr_db_timed_out)
+                continue;
+            cr_log_warn("transaction abandoned after our read timeout; rolled back by the "
+                        "server, not rerun");
+        }
         return rc;
     }
     cr_log_warn("transaction gave up after %d tries", CR_DB_TXN_TRIES);

@@ -36,8 +36,10 @@ struct cr_db_rows {
 
 /* Runs a statement that returns no rows. sql must be a string that lives as long as the
  * process (a literal): it keys the prepared-statement cache. affected and insert_id may be
- * NULL. Returns CR_OK, CR_E_DUPLICATE (unique key), CR_E_RETRY (deadlock or lock wait
- * timeout), CR_E_UNAVAILABLE (no connection) or CR_E_INTERNAL. */
+ * NULL. Returns CR_OK, CR_E_DUPLICATE (unique key), CR_E_RETRY (deadlock), CR_E_UNAVAILABLE
+ * (not run, or rolled back: no connection, lock wait or statement timeout, budget spent),
+ * CR_E_UNKNOWN (a write outside a transaction whose connection was lost while it ran) or
+ * CR_E_INTERNAL. */
 int cr_db_exec(const char *sql, const struct cr_db_val *params, int nparams,
                long long *affected, long long *insert_id);
 
@@ -46,9 +48,24 @@ int cr_db_query(struct cr_arena *a, const char *sql, const struct cr_db_val *par
                 int nparams, struct cr_db_rows *out);
 
 /* Runs fn(ctx) inside BEGIN … COMMIT. fn returns CR_OK to commit or an error to roll back
- * (its error is returned). A deadlock, a lock wait timeout (CR_E_RETRY from fn or COMMIT) or
- * a connection lost before COMMIT reruns the whole transaction, a few times with backoff. */
+ * (its error is returned). A deadlock (CR_E_RETRY from fn or COMMIT) reruns the whole
+ * transaction, a few times with backoff, and so does, once, a connection the server closed
+ * before COMMIT. CR_E_UNAVAILABLE means nothing of it committed: a lock wait or statement
+ * timeout, deadlocks to the last try, no connection, or the request's time budget spent.
+ * CR_E_UNKNOWN: the connection was lost during COMMIT, so it may have committed. */
 int cr_db_txn(int (*fn)(void *ctx), void *ctx);
+
+/* The time budget of one request (README, "Time budget"). cr_db_budget_start(start_ms):
+ * start_ms is when nginx started timing the request (epoch ms); from then on no round trip
+ * starts that could end later than REQUEST_TIMEOUT_SECONDS minus a margin for the answer
+ * (such a call returns CR_E_UNAVAILABLE, having sent nothing). cr_db_budget_end() lifts the
+ * limit (work after the answer, jobs). */
+void cr_db_budget_start(long long start_ms);
+void cr_db_budget_end(void);
+
+/* CR_OK when the configured budget nests (lock wait < statement time < read timeout, with
+ * room under REQUEST_TIMEOUT_SECONDS); else CR_E_INVALID with a message in errbuf. */
+int cr_db_budget_check(char *errbuf, int errlen);
 
 /* 1 while inside cr_db_txn(). */
 int cr_db_in_txn(void);

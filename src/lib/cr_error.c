@@ -25,6 +25,10 @@ static const struct cr_error_info cr_errors[CR_E__COUNT] = {
     [-CR_E_UNAVAILABLE] = {503, "SERVICE_UNAVAILABLE", "the service is temporarily unavailable"},
     [-CR_E_RETRY] = {500, "INTERNAL_ERROR", "internal error"},
     [-CR_E_DUPLICATE] = {500, "INTERNAL_ERROR", "internal error"},
+    /* Not 503: a client told "retry" must be able to trust that nothing happened. */
+    [-CR_E_UNKNOWN] = {500, "INTERNAL_ERROR",
+                       "the outcome is unknown: check whether the request took effect before "
+                       "repeating it (a repeat with the same Idempotency-Key is always safe)"},
 };
 
 const struct cr_error_info *cr_error_info(int err)

@@ -13,6 +13,7 @@
 #include "cr_log.h"
 #include "cr_redis.h"
 #include "cr_server.h"
+#include "cr_time.h"
 #include "cr_tqueue.h"
 #include "cr_uuid.h"
 
@@ -92,6 +93,27 @@ static int cr_server_fcgi_read(void *ctx, char *buf, int n)
     return FCGX_GetStr(buf, n, ((FCGX_Request *)ctx)->in);
 }
 
+/* When nginx started timing this request: its REQUEST_START ($msec, "1767225600.123"), so
+ * that time spent queued for a busy worker counts against the budget too; now without it. */
+static long long cr_server_start_ms(char **envp)
+{
+    long long now = (long long)cr_time_now_ms();
+    const char *v = cr_param(envp, "REQUEST_START");
+    char *end;
+    if (v == NULL)
+        return now;
+    long long sec = strtoll(v, &end, 10), ms = 0;
+    if (end == v || sec <= 0)
+        return now;
+    if (*end == '.') {
+        const char *f = end + 1;
+        for (int i = 0; i < 3; i++)
+            ms = ms * 10 + (f[0] >= '0' && f[0] <= '9' ? *f++ - '0' : 0);
+    }
+    long long t = sec * 1000 + ms;
+    return t > now ? now : t; /* never a deadline later than our own clock allows */
+}
+
 static const char *cr_reason(int status)
 {
     switch (status) {
@@ -166,6 +188,11 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         return 1;
     }
     cr_log_open(group, cr_config_get("LOG_FILE"), cr_config_get("LOG_LEVEL"));
+    if (cr_db_budget_check(err, sizeof(err)) != CR_OK) {
+        cr_log_error("config: %s", err);
+        fprintf(stderr, "%s: config: %s\n", group, err);
+        return 1;
+    }
     if (cr_server_queue_mode(group) != CR_OK)
         return 1;
     cr_server_signals();
@@ -187,7 +214,9 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         req.arena = arena;
         cr_server_read(&req, r.envp, cr_server_fcgi_read, &r);
         cr_log_set_request(req.request_id);
+        cr_db_budget_start(cr_server_start_ms(r.envp));
         cr_dispatch(routes, nroutes, &req, &resp);
+        cr_db_budget_end(); /* req.after runs once the answer is out: nobody waits for it */
         cr_server_write(&r, &req, &resp);
         FCGX_Finish_r(&r); /* envp is gone after this: nothing may point into it */
         if (req.after != NULL)

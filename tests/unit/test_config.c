@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cr_config.h"
+#include "cr_db.h"
 #include "cr_error.h"
 
 /* The environment variables these tests touch; cleared around every test. */
@@ -223,6 +224,35 @@ static void test_reload_resets(void **state)
     assert_int_equal(cr_config_int("QUEUE_ACTIVE_MAX"), 100);
 }
 
+/* The time budget's keys must nest (README "Time budget"); a worker refuses to start otherwise. */
+static void test_budget_nests(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_int_equal(cr_db_budget_check(err, sizeof(err)), CR_OK); /* the defaults */
+    static const char *const bad[][4] = {
+        /* lock wait, statement, read timeout, request timeout */
+        {"0", "3", "4", "10"},  {"3", "3", "4", "10"}, {"2", "4", "4", "10"},
+        {"2", "3", "4", "6"},   {"2", "3", "8", "10"}, {"x", "3", "4", "10"} /* default 2: ok */,
+    };
+    static const char *const keys[4] = {"DB_LOCK_WAIT_SECONDS", "DB_STATEMENT_SECONDS",
+                                        "DB_READ_TIMEOUT_SECONDS", "REQUEST_TIMEOUT_SECONDS"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(cr_config_set(keys[k], bad[i][k]), CR_OK);
+        err[0] = '\0';
+        int want = i == 5 ? CR_OK : CR_E_INVALID;
+        assert_int_equal(cr_db_budget_check(err, sizeof(err)), want);
+        if (want != CR_OK)
+            assert_non_null(strstr(err, "DB_LOCK_WAIT_SECONDS"));
+    }
+    /* The smallest chain that leaves a second to start a round trip in. */
+    static const char *const tight[4] = {"1", "2", "3", "6"};
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(cr_config_set(keys[k], tight[k]), CR_OK);
+    assert_int_equal(cr_db_budget_check(err, sizeof(err)), CR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_falls_back_to_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_nests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,7 @@ static void test_every_code_is_covered(void **state)
         for (size_t i = 0; i < NCONTRACT; i++)
             found |= contract[i].err == err;
         if (!found) {
-            assert_true(err == CR_E_RETRY || err == CR_E_DUPLICATE);
+            assert_true(err == CR_E_RETRY || err == CR_E_DUPLICATE || err == CR_E_UNKNOWN);
         }
     }
 }
@@ -100,7 +100,7 @@ static void test_every_code_is_covered(void **state)
 static void test_unknown_codes(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -23, -100, -1000, INT_MIN};
+    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -25, -100, -1000, INT_MIN};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const struct cr_error_info *e = cr_error_info(unknown[i]);
         assert_non_null(e);
@@ -120,6 +120,9 @@ static void test_internal_only_codes(void **state)
     assert_string_equal(cr_error_info(CR_E_RETRY)->message, cr_error_info(CR_E_INTERNAL)->message);
     assert_string_equal(cr_error_info(CR_E_DUPLICATE)->message,
                         cr_error_info(CR_E_INTERNAL)->message);
+    /* An unknown outcome is a 500, never the 503 that tells a client to retry. */
+    assert_int_equal(cr_error_info(CR_E_UNKNOWN)->status, 500);
+    assert_string_equal(cr_error_info(CR_E_UNKNOWN)->code, "INTERNAL_ERROR");
 }
 
 /* Returns the string member key of obj, failing the test when it is not a string. */
