@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -281,4 +282,17 @@ int cr_test_pid_alive(pid_t pid)
      * last ')'. */
     const char *rp = strrchr(buf, ')');
     return rp == NULL || rp[1] != ' ' || rp[2] != 'Z';
+}
+
+int cr_test_redis_start(void)
+{
+    const char *src = getenv("CR_SRC_DIR"), *dir = getenv("CR_STACK_DIR");
+    char cmd[2048];
+    if (src == NULL || dir == NULL)
+        return -1;
+    snprintf(cmd, sizeof(cmd),
+             "bash -c 'source \"%s/scripts/lib.sh\" && cr_redis_start \"%s\"' >/dev/null 2>&1", src,
+             dir);
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
 }

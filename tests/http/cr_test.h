@@ -72,4 +72,8 @@ int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms);
  * more (FACTS.md: "Init reaps late"). */
 int cr_test_pid_alive(pid_t pid);
 
+/* Starts the stack's Redis again after a test stopped it, as its own user (scripts/lib.sh's
+ * cr_redis_start; it returns once Redis answers PING); returns the shell's exit status. */
+int cr_test_redis_start(void);
+
 #endif
