@@ -137,6 +137,9 @@ cr__perms() {
   [ "$(stat -c %U "$d/redis")" = redis ] || chown -R redis:redis "$d/redis"
   chmod 0700 "$d/mysql" "$d/redis"
   chmod -R go-rwx "$d/redis"     # the AOF holds every live token
+  # Whatever an older install left open to others (sockets are guarded by their dirs).
+  find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
+  find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
   for f in "$d"/concert.conf "$d"/concert.conf.*; do
     [ -f "$f" ] && chown root:"$CR_USER" "$f" && chmod 0640 "$f"
   done
@@ -205,7 +208,7 @@ cr__start_mariadb() {
     mariadb-admin --no-defaults --socket="$CR_DIR/run/mysqld.sock" -uroot shutdown >/dev/null 2>&1 || true
     cr__wait 60 cr__gone "$(cr__pid "$pidf")" || cr__stop_pid "$(cr__pid "$pidf")"
   fi
-  ln -sfn mysql/mysqld.sock "$CR_DIR/run/mysqld.sock"
+  [ "$(readlink "$CR_DIR/run/mysqld.sock")" = mysql/mysqld.sock ] || ln -sfn mysql/mysqld.sock "$CR_DIR/run/mysqld.sock"
   if ! cr__running "$pidf"; then
     if [ -z "$(ls -A "$CR_DIR/mysql")" ]; then
       cr_log "initialising MariaDB data dir"
@@ -273,7 +276,7 @@ cr__start_redis() {
     redis-cli -s "$CR_DIR/run/redis.sock" shutdown >/dev/null 2>&1 || true
     cr__wait 15 cr__gone "$(cr__pid "$pidf")" || cr__stop_pid "$(cr__pid "$pidf")"
   fi
-  ln -sfn redis/redis.sock "$CR_DIR/run/redis.sock"
+  [ "$(readlink "$CR_DIR/run/redis.sock")" = redis/redis.sock ] || ln -sfn redis/redis.sock "$CR_DIR/run/redis.sock"
   if ! cr__running "$pidf"; then
     cat >"$CR_DIR/redis.conf.tmp" <<EOF
 port 0
