@@ -68,9 +68,9 @@ ok "no TCP/UDP listener but nginx on 127.0.0.1:$port"
   || fail "the concert user cannot PING Redis"
 out="$(as_nobody redis-cli -s "$dir/run/redis.sock" ping 2>&1 || true)"
 [ "$out" != PONG ] || fail "nobody can PING Redis"
-for f in $(find "$dir/redis" -type f); do
+while read -r f; do
   ! as_nobody cat "$f" >/dev/null 2>&1 || fail "nobody can read $f"
-done
+done < <(find "$dir/redis" -type f)
 ok "Redis: concert PONG, nobody refused ($out)"
 
 # 4. MariaDB: even with the password, nobody cannot connect; the service user can.
