@@ -51,12 +51,10 @@ teardown() {
 
 start() {
   : "${CR_BIN_DIR:?set CR_BIN_DIR to the build dir holding the *-fcgi executables}"
-  STACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cr-stack.XXXXXX")"
+  STACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cr-stack.XXXXXX")"   # 0700; cr_stack_start opens it to o=x
   trap 'teardown "$STACK_DIR"' EXIT
   HTTP_PORT="$(pick_port 18080 "$STACK_DIR")"
-  DB_PORT="$(pick_port 13307 "$STACK_DIR")"
-  REDIS_PORT="$(pick_port 16380 "$STACK_DIR")"
-  export HTTP_PORT DB_PORT REDIS_PORT
+  export HTTP_PORT
   # The HTTP tests send hundreds of requests a second from loopback: nginx's per-address limits
   # out of their way (tests/http/test_hostile.conf puts the defaults back for its own run).
   local k

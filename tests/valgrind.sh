@@ -17,6 +17,10 @@ WRAP
   chmod +x "$work/bin/$g-fcgi"
 done
 ln -s "$build/concert-expire" "$work/bin/concert-expire"
+# The workers run as the service user: it must reach the wrappers and write its reports.
+source "$here/../scripts/lib.sh"
+cr_users
+chmod 0711 "$work" && chgrp "$CR_USER" "$work/bin" "$work/logs" && chmod 0750 "$work/bin" && chmod 0770 "$work/logs"
 
 export CR_SRC_DIR="${CR_SRC_DIR:-$(dirname "$here")}" CR_BIN_DIR="$work/bin" WORKERS_PER_GROUP=1
 eval "$("$here/stack.sh" start)"

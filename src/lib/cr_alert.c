@@ -569,8 +569,13 @@ int cr_alert_state_save(const char *path, const struct cr_alert_state *st)
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
         goto out;
-    if ((f = fopen(tmp, "we")) == NULL)
+    /* 0640 whatever the umask: like the logs it describes, nothing for others. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        if (fd >= 0)
+            close(fd);
         goto out;
+    }
     fputs("# concert-alert: where the last run stopped (file inode offset head-length head-hash)\n",
           f);
     for (int i = 0; i < CR_ALERT_NFILES; i++) {

@@ -21,7 +21,7 @@ static struct cr_config_key cr_keys[] = {
     {"DB_HOST", "127.0.0.1", NULL},
     {"DB_PORT", "3306", NULL},
     {"DB_USER", "concert", NULL},
-    {"DB_PASSWORD", "concert", NULL},
+    {"DB_PASSWORD", "", NULL},
     {"DB_NAME", "concert", NULL},
     {"REDIS_SOCKET", "", NULL},
     {"REDIS_HOST", "127.0.0.1", NULL},

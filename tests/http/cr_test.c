@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -353,4 +354,17 @@ int cr_test_group_workers(const char *group, int *out, int max)
         out[n++] = (int)pid;
     pclose(f);
     return n;
+}
+
+int cr_test_redis_start(void)
+{
+    const char *src = getenv("CR_SRC_DIR"), *dir = getenv("CR_STACK_DIR");
+    char cmd[2048];
+    if (src == NULL || dir == NULL)
+        return -1;
+    snprintf(cmd, sizeof(cmd),
+             "bash -c 'source \"%s/scripts/lib.sh\" && cr_redis_start \"%s\"' >/dev/null 2>&1", src,
+             dir);
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
 }

@@ -248,7 +248,7 @@ static void redis_start(void)
 {
     if (redis_up())
         return;
-    assert_int_equal(sh("redis-server '%s/redis.conf' >/dev/null 2>&1", getenv("CR_STACK_DIR")), 0);
+    assert_int_equal(cr_test_redis_start(), 0);
     for (long long end = cr_test_now_ms() + 20000; !redis_up() && cr_test_now_ms() < end;)
         cr_test_sleep_ms(100);
     assert_true(redis_up());

@@ -168,8 +168,7 @@ static void test_healthz_follows_redis(void **state)
     assert_non_null(ra);
     free(ra);
     cr_test_res_free(&r);
-    snprintf(cmd, sizeof(cmd), "redis-server %s/redis.conf >/dev/null 2>&1", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cr_test_redis_start(), 0);
     assert_int_equal(health_status("ok"), 200);
 }
 

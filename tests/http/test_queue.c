@@ -162,8 +162,7 @@ static void test_line_survives_redis_restart(void **state)
     free(ra);
     cr_test_res_free(&r);
 
-    snprintf(cmd, sizeof(cmd), "redis-server %s/redis.conf >/dev/null 2>&1", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cr_test_redis_start(), 0);
     long st = 0;
     for (long long end = cr_test_now_ms() + 20000; st != 200 && cr_test_now_ms() < end;) {
         cr_test_sleep_ms(100);
