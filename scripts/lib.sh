@@ -404,11 +404,33 @@ cr__nginx_limits() {
 
 # nginx: the master runs as root (to bind and open the logs), its workers as CR_WEB_USER (the
 # template's "user" line); the master makes the *_temp dirs theirs.
+# cr__sync_www ROOT TOOLS: the static files nginx serves (the API docs and Swagger UI), copied
+# into the stack's www/ for its workers' user: the source tree may sit where that user cannot
+# look (a checkout under a 0700 folder). Replaced only when something differs.
+cr__sync_www() {
+  local www="$CR_DIR/www" new="$CR_DIR/.www.new"
+  rm -rf "$new"
+  mkdir -p "$new/docs"
+  cp "$1/docs/swagger/index.html" "$1/docs/swagger/swagger-initializer.js" "$1/docs/openapi.yaml" \
+    "$new/docs/"
+  if [ -d "$2/node_modules/swagger-ui-dist" ]; then
+    cp -r "$2/node_modules/swagger-ui-dist" "$new/swagger-ui-dist"
+  fi
+  chown -R root:"$CR_WEB_USER" "$new"
+  chmod -R u=rwX,g=rX,o= "$new"
+  if [ -d "$www" ] && diff -r -q "$www" "$new" >/dev/null 2>&1; then
+    rm -rf "$new"
+  else
+    rm -rf "$www" && mv "$new" "$www"
+  fi
+}
+
 cr__start_nginx() {
   local ndir="$CR_DIR/nginx" conf="$CR_DIR/nginx/nginx.conf"
   mkdir -p "$ndir"/{client_body,fastcgi,proxy,scgi,uwsgi}_temp
   local root tools CR_SED
   root="$(cd "$CR_ROOT" && pwd)"; tools="$(cd "${CR_TOOLS_DIR:-$root/tools}" 2>/dev/null && pwd || echo "$root/tools")"
+  cr__sync_www "$root" "$tools"
   cr__nginx_limits "$CR_DIR/concert.conf"
   # The workers read REQUEST_TIMEOUT_SECONDS the same way (environment over concert.conf).
   local rt="${REQUEST_TIMEOUT_SECONDS:-$(cr__conf REQUEST_TIMEOUT_SECONDS "$CR_DIR/concert.conf" 2>/dev/null || true)}"
