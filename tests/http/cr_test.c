@@ -312,6 +312,19 @@ int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms)
     return v;
 }
 
+int cr_test_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc == -1)
+        return -1;
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
 int cr_test_pid_alive(pid_t pid)
 {
     char path[64], buf[512];

@@ -71,6 +71,10 @@ void cr_test_sleep_ms(long ms);
  * test that waits less than its deadline loses nothing. */
 int cr_test_wait_for(int (*cond)(void *ctx), void *ctx, long timeout_ms);
 
+/* Runs a shell command built from fmt (printf-style); returns its exit status (-1 when it could
+ * not run, 128 + n when a signal n ended it). */
+int cr_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* 1 when pid exists and is not a zombie. kill(pid, 0) alone also succeeds on a zombie, and an
  * orphan that exited stays one until the machine's init reaps it, which may take a second or
  * more (FACTS.md: "Init reaps late"). */

@@ -200,16 +200,6 @@ static void path_of(char *out, size_t n, const char *rel)
     snprintf(out, n, "%s/%s", getenv("CR_STACK_DIR"), rel);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 /* Waits (3 s at most) until log/name holds a line of request rid: nginx writes its access
  * line after the answer has gone out. */
@@ -219,7 +209,7 @@ static void wait_logged(const char *name, const char *rid)
     path_of(path, sizeof(path), name);
     snprintf(needle, sizeof(needle), "\"requestId\":\"%s\"", rid);
     for (long long end = cr_test_now_ms() + 10000; cr_test_now_ms() < end;) {
-        if (sh("grep -qF '%s' '%s'", needle, path) == 0)
+        if (cr_test_sh("grep -qF '%s' '%s'", needle, path) == 0)
             return;
         cr_test_sleep_ms(10);
     }
@@ -240,7 +230,7 @@ static long req_id(const char *method, const char *path, const char *body, const
 
 static int redis_up(void)
 {
-    return sh("[ \"$(redis-cli -s '%s/run/redis.sock' ping 2>/dev/null)\" = PONG ]",
+    return cr_test_sh("[ \"$(redis-cli -s '%s/run/redis.sock' ping 2>/dev/null)\" = PONG ]",
               getenv("CR_STACK_DIR")) == 0;
 }
 
@@ -256,7 +246,7 @@ static void redis_start(void)
 
 static void redis_stop(void)
 {
-    sh("redis-cli -s '%s/run/redis.sock' shutdown >/dev/null 2>&1", getenv("CR_STACK_DIR"));
+    cr_test_sh("redis-cli -s '%s/run/redis.sock' shutdown >/dev/null 2>&1", getenv("CR_STACK_DIR"));
     for (long long end = cr_test_now_ms() + 20000; redis_up() && cr_test_now_ms() < end;)
         cr_test_sleep_ms(100);
     assert_false(redis_up());
@@ -264,7 +254,7 @@ static void redis_stop(void)
 
 static int sql(const char *stmt)
 {
-    return sh("mariadb --no-defaults --socket='%s/run/mysqld.sock' -uroot concert -e '%s' "
+    return cr_test_sh("mariadb --no-defaults --socket='%s/run/mysqld.sock' -uroot concert -e '%s' "
               ">/dev/null 2>&1",
               getenv("CR_STACK_DIR"), stmt);
 }
@@ -521,7 +511,7 @@ static void test_rotation(void **state)
     assert_true(r.posted);
     assert_codes(n++, (const char *const[]){"ROT_B1", NULL}, (const char *const[]){"ROT_A", NULL});
     append_error("log/expire.log", "ROT_B2");
-    assert_int_equal(sh("cp '%s' '%s' && : >'%s'", live, old, live), 0);
+    assert_int_equal(cr_test_sh("cp '%s' '%s' && : >'%s'", live, old, live), 0);
     append_error("log/expire.log", "ROT_B3");
     r = alert_run(NULL);
     assert_true(r.posted);

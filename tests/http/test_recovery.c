@@ -115,23 +115,12 @@ static void *queue_client(void *arg)
 
 /* --- the stack ---------------------------------------------------------------------- */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
 /* A function of scripts/lib.sh on this stack, e.g. lib("cr_mariadb_start %s", stack_dir). */
 static int lib(const char *fmt, const char *arg1, const char *arg2)
 {
     char call[1024];
     snprintf(call, sizeof(call), fmt, arg1, arg2);
-    return sh("bash -c 'source \"%s/scripts/lib.sh\" && %s' >/dev/null 2>&1", src_dir, call);
+    return cr_test_sh("bash -c 'source \"%s/scripts/lib.sh\" && %s' >/dev/null 2>&1", src_dir, call);
 }
 
 static pid_t supervisor(const char *group)
@@ -418,7 +407,7 @@ static void test_redis_down_5s(void **state)
 {
     (void)state;
     long long down = cr_test_now_ms();
-    assert_int_equal(sh("redis-cli -s %s/run/redis.sock shutdown >/dev/null 2>&1; "
+    assert_int_equal(cr_test_sh("redis-cli -s %s/run/redis.sock shutdown >/dev/null 2>&1; "
                         "! redis-cli -s %s/run/redis.sock ping >/dev/null 2>&1",
                         stack_dir, stack_dir), 0);
     cr_test_sleep_ms(5000);
@@ -426,7 +415,7 @@ static void test_redis_down_5s(void **state)
     assert_int_equal(cr_test_redis_start(), 0);
     long long up = -1;
     while (cr_test_now_ms() - restart < 10000) {
-        if (sh("redis-cli -s %s/run/redis.sock ping 2>/dev/null | grep -q PONG", stack_dir) == 0) {
+        if (cr_test_sh("redis-cli -s %s/run/redis.sock ping 2>/dev/null | grep -q PONG", stack_dir) == 0) {
             up = cr_test_now_ms();
             break;
         }
@@ -441,7 +430,7 @@ static void test_mariadb_down_5s(void **state)
 {
     (void)state;
     long long down = cr_test_now_ms();
-    assert_int_equal(sh("mariadb-admin --no-defaults --socket=%s/run/mysqld.sock -uroot shutdown",
+    assert_int_equal(cr_test_sh("mariadb-admin --no-defaults --socket=%s/run/mysqld.sock -uroot shutdown",
                         stack_dir), 0);
     cr_test_sleep_ms(5000);
     long long restart = cr_test_now_ms();
@@ -497,7 +486,7 @@ static int lock_held(void *ctx)
 static void lock_concerts(int seconds)
 {
     assert_true(seconds * 1000 < cr_config_int("DB_LOCK_WAIT_SECONDS") * 1000 - 500);
-    assert_int_equal(sh("mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot concert -e "
+    assert_int_equal(cr_test_sh("mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot concert -e "
                         "'LOCK TABLES concerts WRITE; DO SLEEP(%d); UNLOCK TABLES' >/dev/null 2>&1 &",
                         stack_dir, seconds), 0);
     assert_true(cr_test_wait_for(lock_held, NULL, 20000));
@@ -518,7 +507,7 @@ static void start_slow_request(pthread_t *th, struct entry *e)
 
 static void set_workers(int n)
 {
-    assert_int_equal(sh("sed -i 's/^WORKERS_PER_GROUP=.*/WORKERS_PER_GROUP=%d/' %s/concert.conf",
+    assert_int_equal(cr_test_sh("sed -i 's/^WORKERS_PER_GROUP=.*/WORKERS_PER_GROUP=%d/' %s/concert.conf",
                         n, stack_dir), 0);
 }
 
