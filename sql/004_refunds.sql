@@ -7,7 +7,7 @@
 SET time_zone = '+00:00';
 
 -- A REFUNDED reservation keeps its payment_id (the payment it was refunded from) and its
--- expires_at; it is no longer live: its seat is free for anyone.
+-- expires_at. It is no longer live: its seat is free for anyone.
 ALTER TABLE reservations
   MODIFY COLUMN status ENUM('HELD','PAID','EXPIRED','CANCELLED','REFUNDED') NOT NULL DEFAULT 'HELD',
   ADD COLUMN refunded_at DATETIME(3) NULL AFTER payment_id;
@@ -29,6 +29,6 @@ ALTER TABLE balance_entries
     OR (type <> 'REFUND' AND reservation_id IS NULL));
 
 -- payment_history.refunded_amount: what GET /users/{userId}/payments shows, written from the
--- outbox like the row itself (kind PAYMENT_REFUND; never ahead of payments.refunded_amount).
+-- outbox like the row itself (kind PAYMENT_REFUND), never ahead of payments.refunded_amount.
 ALTER TABLE payment_history
   ADD COLUMN refunded_amount BIGINT NOT NULL DEFAULT 0 AFTER amount;

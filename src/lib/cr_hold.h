@@ -8,7 +8,8 @@
 #include "cr_uuid.h"
 
 /* Lock order, kept by every transaction here and expected of any other that writes these
- * rows (the payment): users row, then reservations rows, then seats rows. */
+ * rows (the payment, the refund): users row, then reservations rows, then (a refund) the
+ * payments row, then seats rows. */
 
 #define CR_HOLD_EXPIRE_BATCH 500 /* expired holds released per transaction by the job */
 
