@@ -1,4 +1,4 @@
--- 004_refunds.sql: refunds (API.md 17; issue 18).
+-- 004_refunds.sql: refunds (API.md 17, issue 18).
 --
 -- A refund turns a PAID reservation REFUNDED, its seat AVAILABLE, credits the price back by a
 -- REFUND balance entry and grows the payment's refunded_amount, all in one transaction
@@ -12,7 +12,7 @@ ALTER TABLE reservations
   MODIFY COLUMN status ENUM('HELD','PAID','EXPIRED','CANCELLED','REFUNDED') NOT NULL DEFAULT 'HELD',
   ADD COLUMN refunded_at DATETIME(3) NULL AFTER payment_id;
 
--- payments.refunded_amount: the sum of the prices of its REFUNDED reservations; amount stays
+-- payments.refunded_amount: the sum of the prices of its REFUNDED reservations, amount stays
 -- what was paid. The CHECK keeps a refund from ever giving back more than was paid.
 ALTER TABLE payments
   ADD COLUMN refunded_amount BIGINT NOT NULL DEFAULT 0 AFTER amount,
