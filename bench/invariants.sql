@@ -54,4 +54,45 @@ SELECT 'payment_without_its_entry', COUNT(*)
 UNION ALL
 SELECT 'payment_entry_without_its_payment', COUNT(*)
   FROM balance_entries AS b LEFT JOIN payments AS p ON p.id = b.payment_id
-  WHERE b.type = 'PAYMENT' AND p.id IS NULL;
+  WHERE b.type = 'PAYMENT' AND p.id IS NULL
+UNION ALL
+-- 5. Refunds (API.md 17). A REFUNDED reservation keeps its payment and let go of its seat: no
+--    seat is still SOLD to (or held for) a refunded reservation.
+SELECT 'refunded_reservation_without_its_payment', COUNT(*)
+  FROM reservations AS r LEFT JOIN payments AS p ON p.id = r.payment_id
+  WHERE r.status = 'REFUNDED' AND (p.id IS NULL OR p.user_id <> r.user_id)
+UNION ALL
+SELECT 'seat_still_taken_by_a_refunded_reservation', COUNT(*)
+  FROM seats AS s JOIN reservations AS r ON r.id = s.reservation_id
+  WHERE r.status = 'REFUNDED'
+UNION ALL
+-- ... every refunded reservation has exactly one REFUND entry, of plus its price, for its user
+--    and its payment; and every REFUND entry is one of those.
+SELECT 'refunded_reservation_without_its_entry', COUNT(*)
+  FROM reservations AS r
+  LEFT JOIN (SELECT reservation_id, MIN(user_id) AS user_id, MIN(payment_id) AS payment_id,
+                    COUNT(*) AS n, SUM(amount) AS total
+             FROM balance_entries WHERE type = 'REFUND' GROUP BY reservation_id) AS e
+    ON e.reservation_id = r.id
+  WHERE r.status = 'REFUNDED' AND (e.reservation_id IS NULL OR e.n <> 1 OR e.total <> r.price
+    OR e.user_id <> r.user_id OR e.payment_id <> r.payment_id)
+UNION ALL
+SELECT 'refund_entry_without_its_refunded_reservation', COUNT(*)
+  FROM balance_entries AS b LEFT JOIN reservations AS r ON r.id = b.reservation_id
+  WHERE b.type = 'REFUND' AND (r.id IS NULL OR r.status <> 'REFUNDED')
+UNION ALL
+-- ... a payment's amount - refunded_amount is what its PAID reservations cost, and
+--    refunded_amount what its REFUNDED ones cost.
+SELECT 'payment_refunded_amount_not_its_refunds', COUNT(*) FROM (
+  SELECT p.id FROM payments AS p LEFT JOIN reservations AS r ON r.payment_id = p.id
+  GROUP BY p.id, p.amount, p.refunded_amount
+  HAVING COALESCE(SUM(CASE WHEN r.status = 'PAID' THEN r.price END), 0)
+           <> p.amount - p.refunded_amount
+      OR COALESCE(SUM(CASE WHEN r.status = 'REFUNDED' THEN r.price END), 0)
+           <> p.refunded_amount) AS v
+UNION ALL
+-- ... and the payment history never shows more refunded than was (it may lag behind until
+--    its outbox row is delivered).
+SELECT 'history_refunded_ahead_of_its_payment', COUNT(*)
+  FROM payment_history AS h JOIN payments AS p ON p.id = h.payment_id
+  WHERE h.refunded_amount > p.refunded_amount OR h.amount <> p.amount;

@@ -12,6 +12,8 @@ CR_PACKAGES+=(clang-14 libclang-rt-14-dev)
 # API docs: node runs the OpenAPI linter (tools/package.json); chromium renders /docs in a test.
 # npm itself is added only when no npm is on PATH (NodeSource's nodejs bundles its own).
 CR_PACKAGES+=(nodejs chromium)
+# Backups (scripts/backup, scripts/restore): mariabackup copies MariaDB online.
+CR_PACKAGES+=(mariadb-backup)
 
 cr_log() { printf '[cr] %s\n' "$*" >&2; }
 cr_die() { cr_log "ERROR: $*"; exit 1; }

@@ -40,6 +40,7 @@ static struct cr_config_key cr_keys[] = {
     {"QUEUE_TOKEN_KEYS", "", NULL},
     {"RESERVATION_HOLD_SECONDS", "300", NULL},
     {"RESERVATION_MAX_HOLDS", "4", NULL},
+    {"REFUND_DEADLINE_HOURS", "24", NULL},
     {"BALANCE_MAX", "1000000000", NULL},
     {"RETRY_AFTER_SECONDS", "1", NULL},
     /* The time budget, innermost first; cr_db_budget_check() wants each below the next. */

@@ -29,6 +29,9 @@ static const struct cr_error_info cr_errors[CR_E__COUNT] = {
     [-CR_E_UNKNOWN] = {500, "INTERNAL_ERROR",
                        "the outcome is unknown: check whether the request took effect before "
                        "repeating it (a repeat with the same Idempotency-Key is always safe)"},
+    [-CR_E_NOT_PAID] = {409, "RESERVATION_NOT_PAID", "the reservation was never paid"},
+    [-CR_E_REFUND_CLOSED] = {409, "REFUND_CLOSED",
+                             "refunds of this show have closed (too close to its start)"},
 };
 
 const struct cr_error_info *cr_error_info(int err)

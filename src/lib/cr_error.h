@@ -28,7 +28,9 @@ enum cr_err {
     CR_E_RETRY = -21,            /* internal only: deadlock or lost race, retry the transaction */
     CR_E_DUPLICATE = -22,        /* internal only: unique key violated */
     CR_E_UNKNOWN = -23,          /* 500: a write whose outcome is unknown (never a retry hint) */
-    CR_E__COUNT = 24
+    CR_E_NOT_PAID = -24,         /* 409 RESERVATION_NOT_PAID: refunding what was never paid */
+    CR_E_REFUND_CLOSED = -25,    /* 409: refunding after the refund deadline */
+    CR_E__COUNT = 26
 };
 
 struct cr_error_info {

@@ -87,6 +87,13 @@ static const char cr_hold_sql_free_seat[] =
     " hold_expires_at = NULL, version = version + 1"
     " WHERE id = ? AND reservation_id = ? AND status = 'HELD'";
 
+/* Puts a seat sold to the given reservation back on sale. Parameters: seat id, reservation
+ * id. */
+static const char cr_hold_sql_unsell_seat[] =
+    "UPDATE seats SET status = 'AVAILABLE', holder_user_id = NULL, reservation_id = NULL,"
+    " hold_expires_at = NULL, version = version + 1"
+    " WHERE id = ? AND reservation_id = ? AND status = 'SOLD'";
+
 /* The oldest run-out holds, a range scan of ix_reservations_status_expires in index order.
  * Parameters: now, batch size. */
 static const char cr_hold_sql_expired[] =
@@ -104,6 +111,8 @@ static enum cr_hold_status cr_hold_status_parse(const char *s)
         return CR_HOLD_EXPIRED;
     if (strcmp(s, "CANCELLED") == 0)
         return CR_HOLD_CANCELLED;
+    if (strcmp(s, "REFUNDED") == 0)
+        return CR_HOLD_REFUNDED;
     return CR_HOLD_HELD;
 }
 
@@ -115,6 +124,11 @@ static enum cr_hold_status cr_hold_visible(const char *status, long long expires
     return s == CR_HOLD_HELD && expires_at <= now_ms ? CR_HOLD_EXPIRED : s;
 }
 
+enum cr_hold_status cr_hold_status_at(const char *status, long long expires_at, long long now_ms)
+{
+    return cr_hold_visible(status, expires_at, now_ms);
+}
+
 const char *cr_hold_status_name(enum cr_hold_status s)
 {
     switch (s) {
@@ -124,6 +138,8 @@ const char *cr_hold_status_name(enum cr_hold_status s)
         return "EXPIRED";
     case CR_HOLD_CANCELLED:
         return "CANCELLED";
+    case CR_HOLD_REFUNDED:
+        return "REFUNDED";
     case CR_HOLD_HELD:
     default:
         return "HELD";
@@ -380,6 +396,7 @@ static int cr_hold_cancel_txn(void *arg)
         return CR_E_ALREADY_PAID;
     case CR_HOLD_EXPIRED:
     case CR_HOLD_CANCELLED:
+    case CR_HOLD_REFUNDED:
         return CR_OK; /* already over: nothing to change */
     case CR_HOLD_HELD:
         break;
@@ -412,6 +429,29 @@ int cr_hold_cancel(struct cr_arena *a, const struct cr_uuid *id, long long user_
 {
     struct cr_hold_cancel_ctx c = {a, id, user_id, now_ms};
     return cr_db_txn(cr_hold_cancel_txn, &c);
+}
+
+/* --- refunds ----------------------------------------------------------------------------- */
+
+/* The refund (cr_refund.c) holds the reservation's row lock, and only a refund of that
+ * reservation could change a seat SOLD to it, so the seat's state is known: no version read
+ * is needed, the conditional UPDATE is the check. A concurrent hold of the seat reads it SOLD
+ * and is refused, or reads the new version after our COMMIT and may take it; its own
+ * version-checked UPDATE waits for our row lock and re-reads, so neither can lose the other's
+ * write. */
+int cr_hold_seat_refund(long long seat_id, long long reservation_id)
+{
+    long long affected = 0;
+    struct cr_db_val p[] = {CR_DB_I(seat_id), CR_DB_I(reservation_id)};
+    int rc = cr_db_exec(cr_hold_sql_unsell_seat, p, 2, &affected, NULL);
+    if (rc != CR_OK)
+        return rc;
+    if (affected != 1) {
+        cr_log_error("reservation %lld is PAID but seat %lld is not sold to it", reservation_id,
+                     seat_id);
+        return CR_E_INTERNAL;
+    }
+    return CR_OK;
 }
 
 /* --- the expiry job -------------------------------------------------------------------- */

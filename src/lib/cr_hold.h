@@ -8,13 +8,20 @@
 #include "cr_uuid.h"
 
 /* Lock order, kept by every transaction here and expected of any other that writes these
- * rows (the payment): users row, then reservations rows, then seats rows. */
+ * rows (the payment, the refund): users row, then reservations rows, then (a refund) the
+ * payments row, then seats rows. */
 
 #define CR_HOLD_EXPIRE_BATCH 500 /* expired holds released per transaction by the job */
 
 /* The status a reservation reads as. A HELD reservation whose time ran out reads EXPIRED,
  * whether or not anything has written that yet. */
-enum cr_hold_status { CR_HOLD_HELD, CR_HOLD_PAID, CR_HOLD_EXPIRED, CR_HOLD_CANCELLED };
+enum cr_hold_status {
+    CR_HOLD_HELD,
+    CR_HOLD_PAID,
+    CR_HOLD_EXPIRED,
+    CR_HOLD_CANCELLED,
+    CR_HOLD_REFUNDED
+};
 
 /* One reservation as the API shows it. */
 struct cr_hold {
@@ -48,8 +55,8 @@ int cr_hold_get(struct cr_arena *a, const struct cr_uuid *id, const struct cr_uu
                 long long user_id, long long now_ms, struct cr_hold *out);
 
 /* Cancels reservation id of user user_id as of now_ms: a live HELD one becomes CANCELLED and
- * its seat AVAILABLE, in one transaction of version-checked updates. One already EXPIRED or
- * CANCELLED changes nothing; a HELD one whose time ran out is expired instead (reservation
+ * its seat AVAILABLE, in one transaction of version-checked updates. One already EXPIRED,
+ * CANCELLED or REFUNDED changes nothing; a HELD one whose time ran out is expired instead (reservation
  * EXPIRED, seat AVAILABLE). CR_OK in all those cases; CR_E_ALREADY_PAID, CR_E_NOT_FOUND,
  * CR_E_FORBIDDEN, or a database error (nothing changed). */
 int cr_hold_cancel(struct cr_arena *a, const struct cr_uuid *id, long long user_id,
@@ -63,8 +70,21 @@ int cr_hold_cancel(struct cr_arena *a, const struct cr_uuid *id, long long user_
 int cr_hold_expire_batch(struct cr_arena *a, long long now_ms, int batch_size,
                          long long *released);
 
-/* The contract's name of a status: "HELD", "PAID", "EXPIRED" or "CANCELLED" (static). */
+/* Inside the caller's cr_db_txn(), which has locked reservation reservation_id (PAID, and
+ * being refunded) as the lock order wants: puts seat seat_id, SOLD to that reservation, back
+ * on sale (AVAILABLE, no holder, a new version), so that the next hold can take it at once.
+ * CR_OK; CR_E_INTERNAL when the seat is not SOLD to that reservation (the caller rolls back:
+ * the data broke an invariant); or a database error. One of the writers of seats: every
+ * change of a seat's state goes through this file. */
+int cr_hold_seat_refund(long long seat_id, long long reservation_id);
+
+/* The contract's name of a status: "HELD", "PAID", "EXPIRED", "CANCELLED" or "REFUNDED"
+ * (static). */
 const char *cr_hold_status_name(enum cr_hold_status s);
+
+/* The status a reservation's status column value reads as at now_ms (a HELD one whose time
+ * ran out by then is EXPIRED). */
+enum cr_hold_status cr_hold_status_at(const char *status, long long expires_at, long long now_ms);
 
 /* The contract's reservation object {"reservationId", "userId", "scheduleId", "seatNo",
  * "price", "status", "expiresAt"}; a new object owned by the caller. */

@@ -1,4 +1,5 @@
-/* cr_outbox.c: outbox rows in, payment_history rows out, each exactly once. */
+/* cr_outbox.c: outbox rows in, payment_history rows (and their refunded amounts) out, each
+ * exactly once. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -23,10 +24,35 @@ int cr_outbox_add_in_txn(const char *kind, long long payment_id, const char *pay
     return rc;
 }
 
-/* The payment_history row a PAYMENT_HISTORY payload describes. */
+int cr_outbox_put_in_txn(struct cr_arena *a, const char *kind, long long payment_id,
+                         const char *payload, long long *id)
+{
+    struct cr_db_rows rows;
+    int rc;
+    struct cr_db_val p[] = {CR_DB_STRZ(kind), CR_DB_I(payment_id), CR_DB_STRZ(payload)};
+    if ((rc = cr_db_exec("INSERT INTO outbox (kind, payment_id, payload, status) "
+                         "VALUES (?, ?, ?, 'PENDING') ON DUPLICATE KEY UPDATE "
+                         "payload = VALUES(payload), status = 'PENDING', done_at = NULL",
+                         p, 3, NULL, NULL)) != CR_OK)
+        goto out;
+    /* The row's id either way (an upsert's insert id is not the existing row's). */
+    struct cr_db_val k[] = {CR_DB_STRZ(kind), CR_DB_I(payment_id)};
+    if ((rc = cr_db_query(a, "SELECT id FROM outbox WHERE kind = ? AND payment_id = ?", k, 2,
+                          &rows)) != CR_OK)
+        goto out;
+    if (rows.nrows != 1)
+        rc = CR_E_INTERNAL;
+    else if (id != NULL)
+        *id = CR_DB_CELL(&rows, 0, 0)->i;
+out:
+    return rc;
+}
+
+/* The payment_history row a PAYMENT_HISTORY or PAYMENT_REFUND payload describes. */
 struct cr_outbox_history {
     struct cr_uuid payment;
     long long user_id, amount;
+    long long refunded; /* "refundedAmount"; 0 when absent (PAYMENT_HISTORY) */
     int64_t paid_at;
     const char *reservation_ids; /* JSON array text, in the arena */
 };
@@ -49,6 +75,12 @@ static int cr_outbox_parse_history(struct cr_arena *a, const char *payload,
     if (!json_object_object_get_ex(o, "amount", &v) || !cr_json_is_int(v))
         goto out;
     h->amount = json_object_get_int64(v);
+    h->refunded = 0;
+    if (json_object_object_get_ex(o, "refundedAmount", &v)) {
+        if (!cr_json_is_int(v) || json_object_get_int64(v) < 0)
+            goto out;
+        h->refunded = json_object_get_int64(v);
+    }
     if (!json_object_object_get_ex(o, "paidAt", &v) || !json_object_is_type(v, json_type_string) ||
         cr_time_parse(json_object_get_string(v), &h->paid_at) != CR_OK)
         goto out;
@@ -70,7 +102,10 @@ struct cr_outbox_ctx {
 
 /* One delivery. The FOR UPDATE lock makes a second deliverer of the same row wait and then
  * see DONE; the upsert on UNIQUE payment_id and the PENDING-only flip each keep the write
- * single even without it (a row DONE by hand, a history row written by an older version). */
+ * single even without it (a row DONE by hand, a history row written by an older version).
+ * Both kinds write through the same upsert: the first to come writes the row, and
+ * refunded_amount only ever rises to the largest total delivered, so a PAYMENT_HISTORY row
+ * delivered after the payment's PAYMENT_REFUND row cannot take a refund back. */
 static int cr_outbox_deliver_txn(void *arg)
 {
     struct cr_outbox_ctx *c = arg;
@@ -90,7 +125,8 @@ static int cr_outbox_deliver_txn(void *arg)
         goto out; /* nothing (left) to do */
     const char *kind = CR_DB_CELL(&rows, 0, 0)->s;
     long long payment_id = CR_DB_CELL(&rows, 0, 1)->i;
-    if (strcmp(kind, CR_OUTBOX_PAYMENT_HISTORY) != 0 ||
+    if ((strcmp(kind, CR_OUTBOX_PAYMENT_HISTORY) != 0 &&
+         strcmp(kind, CR_OUTBOX_PAYMENT_REFUND) != 0) ||
         cr_outbox_parse_history(c->a, CR_DB_CELL(&rows, 0, 2)->s, &h) != CR_OK) {
         cr_log_error("outbox row %lld (%s) cannot be delivered: bad kind or payload", c->id,
                      kind);
@@ -99,12 +135,14 @@ static int cr_outbox_deliver_txn(void *arg)
     }
     struct cr_db_val ins[] = {CR_DB_I(payment_id),          CR_DB_UUID(&h.payment),
                               CR_DB_I(h.user_id),           CR_DB_STRZ(h.reservation_ids),
-                              CR_DB_I(h.amount),            CR_DB_T(h.paid_at)};
+                              CR_DB_I(h.amount),            CR_DB_I(h.refunded),
+                              CR_DB_T(h.paid_at)};
     if ((rc = cr_db_exec("INSERT INTO payment_history "
-                         "(payment_id, payment_uuid, user_id, reservation_ids, amount, paid_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?) "
-                         "ON DUPLICATE KEY UPDATE payment_id = payment_id",
-                         ins, 6, NULL, NULL)) != CR_OK)
+                         "(payment_id, payment_uuid, user_id, reservation_ids, amount, "
+                         "refunded_amount, paid_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                         "ON DUPLICATE KEY UPDATE refunded_amount = "
+                         "GREATEST(refunded_amount, VALUES(refunded_amount))",
+                         ins, 7, NULL, NULL)) != CR_OK)
         goto out;
     struct cr_db_val done[] = {CR_DB_T(cr_time_now_ms()), CR_DB_I(c->id)};
     if ((rc = cr_db_exec("UPDATE outbox SET status = 'DONE', done_at = ?, "

@@ -124,8 +124,8 @@ static int cr_payment_lock_rows(struct cr_payment_ctx *c)
         const char *status = CR_DB_CELL(&rows, 0, 4)->s;
         if (CR_DB_CELL(&rows, 0, 1)->i != c->user_id) {
             r->verdict = CR_PAY_FORBIDDEN;
-        } else if (strcmp(status, "PAID") == 0) {
-            r->verdict = CR_PAY_PAID;
+        } else if (strcmp(status, "PAID") == 0 || strcmp(status, "REFUNDED") == 0) {
+            r->verdict = CR_PAY_PAID; /* a refunded one was paid: 409, never paid again */
         } else if (strcmp(status, "HELD") == 0 && r->expires_at > c->now) {
             r->verdict = CR_PAY_OK;
         } else {
@@ -515,8 +515,8 @@ int cr_payment_list(struct cr_arena *a, long long user_id, struct cr_payment_ite
     /* One backward range scan of ix_payment_history_user (user_id, paid_at, id). */
     struct cr_db_val p[] = {CR_DB_I(user_id), CR_DB_I(CR_PAYMENT_LIST_MAX)};
     if ((rc = cr_db_query(a,
-                          "SELECT payment_uuid, reservation_ids, amount, paid_at "
-                          "FROM payment_history WHERE user_id = ? "
+                          "SELECT payment_uuid, reservation_ids, amount, paid_at, "
+                          "refunded_amount FROM payment_history WHERE user_id = ? "
                           "ORDER BY paid_at DESC, id DESC LIMIT ?",
                           p, 2, &rows)) != CR_OK)
         return rc;
@@ -529,6 +529,7 @@ int cr_payment_list(struct cr_arena *a, long long user_id, struct cr_payment_ite
         it[r].reservation_ids = CR_DB_CELL(&rows, r, 1)->s;
         it[r].amount = CR_DB_CELL(&rows, r, 2)->i;
         it[r].paid_at = CR_DB_CELL(&rows, r, 3)->i;
+        it[r].refunded = CR_DB_CELL(&rows, r, 4)->i;
     }
     *items = it;
     *n = rows.nrows;

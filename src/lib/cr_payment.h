@@ -33,7 +33,8 @@ struct cr_payment_item {
     struct cr_uuid id;
     const char *reservation_ids;
     long long amount;
-    long long paid_at; /* ms */
+    long long refunded; /* refundedAmount: the prices of its reservations refunded so far */
+    long long paid_at;  /* ms */
 };
 
 /* Checks a requested set of reservation ids: 1 to CR_PAYMENT_MAX_IDS, no id twice. CR_OK or
@@ -55,8 +56,8 @@ const char *cr_payment_fingerprint(struct cr_arena *a, const struct cr_uuid *ids
  * idem (which may carry no key) records the 201 response. All or nothing.
  * On CR_OK, *out is the payment and *body the response's JSON text (in a); send exactly
  * *body. Errors, decided over the whole set in this order (out->reason names the first
- * reservation that decided it): CR_E_INVALID (bad ids), CR_E_TOKEN_INVALID (the token
- * paid already, out->token_spent is set: cr_payment_settle_token gives it back, since only
+ * reservation that decided it; a REFUNDED one counts as paid): CR_E_INVALID (bad ids),
+ * CR_E_TOKEN_INVALID (the token paid already, out->token_spent is set: cr_payment_settle_token gives it back, since only
  * a crash between a payment's COMMIT and its give-back leaves such a token live),
  * CR_E_NOT_FOUND (an unknown reservation), CR_E_FORBIDDEN (another user's), CR_E_ALREADY_PAID, CR_E_EXPIRED (a hold that
  * ran out, is EXPIRED or CANCELLED, or lost its seat; holds that ran out are then released

@@ -135,6 +135,7 @@ static int payment_list(struct cr_req *req, struct cr_resp *resp)
         cr_json_add_uuid(o, "paymentId", &items[i].id);
         json_object_object_add(o, "reservationIds", ids);
         cr_json_add_int(o, "amount", items[i].amount);
+        cr_json_add_int(o, "refundedAmount", items[i].refunded);
         cr_json_add_time(o, "paidAt", items[i].paid_at);
         json_object_array_add(list, o);
     }

@@ -1,10 +1,12 @@
-/* routes.c: the reservation group: hold a seat, read and cancel a reservation (API.md 11-13). */
+/* routes.c: the reservation group: hold a seat, read, cancel and refund a reservation (API.md
+ * 11-13, 17). */
 #include <stdint.h>
 
 #include "cr_config.h"
 #include "cr_error.h"
 #include "cr_hold.h"
 #include "cr_json.h"
+#include "cr_refund.h"
 #include "cr_time.h"
 #include "cr_user.h"
 #include "routes.h"
@@ -96,12 +98,58 @@ static int reservation_cancel(struct cr_req *req, struct cr_resp *resp)
     return CR_OK;
 }
 
+/* Runs after the 200 is sent: the payment history's refunded amount, from the outbox. */
+static void reservation_refund_history(struct cr_req *req, void *ctx)
+{
+    cr_refund_write_history(req->arena, ctx, cr_config_int("TEST_FAIL_HISTORY") != 0);
+}
+
+/* POST /api/v1/reservations/{reservationId}/refund (a body is ignored): 200 with the
+ * reservation REFUNDED; also when it was refunded before. */
+static int reservation_refund(struct cr_req *req, struct cr_resp *resp)
+{
+    struct cr_uuid id;
+    struct cr_refund *r;
+    long long user_id;
+    int rc;
+    if ((rc = cr_req_param_uuid(req, 0, "reservationId", &id)) != CR_OK ||
+        (rc = reservation_caller(req, &user_id)) != CR_OK)
+        return rc;
+    r = cr_arena_alloc(req->arena, sizeof(*r));
+    rc = cr_refund(req->arena, &id, &req->caller.user, user_id, cr_time_now_ms(),
+                   cr_config_int("REFUND_DEADLINE_HOURS") * 3600 * 1000, r);
+    switch (rc) {
+    case CR_OK:
+        break;
+    case CR_E_NOT_FOUND:
+        return cr_fail(req, rc, "no such reservation");
+    case CR_E_FORBIDDEN:
+        return cr_fail(req, rc, "this reservation belongs to another user");
+    case CR_E_NOT_PAID:
+        return cr_fail(req, rc, "this reservation is %s and was never paid",
+                       cr_hold_status_name(r->hold.status));
+    case CR_E_REFUND_CLOSED:
+        return cr_fail(req, rc, "refunds close %lld hours before the show",
+                       cr_config_int("REFUND_DEADLINE_HOURS"));
+    default:
+        return rc;
+    }
+    if (r->refunded) {
+        req->after = reservation_refund_history;
+        req->after_ctx = r;
+    }
+    return cr_resp_json(req, resp, 200, cr_hold_json(&r->hold));
+}
+
 const struct cr_route reservation_routes[] = {
     {"POST", "/api/v1/reservations", CR_TOKEN_ACTIVE, CR_BODY_REQUIRED, reservation_hold},
     {"GET", "/api/v1/reservations/{reservationId}", CR_TOKEN_READ_VALID, CR_BODY_NONE,
      reservation_get},
     {"DELETE", "/api/v1/reservations/{reservationId}", CR_TOKEN_VALID, CR_BODY_NONE,
      reservation_cancel},
+    /* Body NONE: the contract ignores a body here, whatever its type. */
+    {"POST", "/api/v1/reservations/{reservationId}/refund", CR_TOKEN_VALID, CR_BODY_NONE,
+     reservation_refund},
     {"GET", "/healthz", CR_TOKEN_NONE, CR_BODY_NONE, cr_health_handler},
 };
 const size_t reservation_nroutes = sizeof(reservation_routes) / sizeof(reservation_routes[0]);

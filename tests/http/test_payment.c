@@ -174,7 +174,9 @@ static void test_pay_two_reservations(void **state)
     assert_true(json_object_object_get_ex(r.json, "payments", &list));
     assert_int_equal(json_object_array_length(list), 1);
     item = json_object_array_get_idx(list, 0);
-    assert_int_equal(json_object_object_length(item), 4);
+    assert_int_equal(json_object_object_length(item), 5);
+    assert_true(json_object_object_get_ex(item, "refundedAmount", &v));
+    assert_int_equal(json_object_get_int64(v), 0);
     assert_true(json_object_object_get_ex(item, "paymentId", &v));
     assert_string_equal(json_object_get_string(v), pid);
     assert_true(json_object_object_get_ex(item, "reservationIds", &v));

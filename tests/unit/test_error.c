@@ -31,6 +31,8 @@ static const struct err_case contract[] = {
     {CR_E_SEAT_UNAVAILABLE, 409, "SEAT_UNAVAILABLE"},
     {CR_E_HOLD_LIMIT, 409, "HOLD_LIMIT_REACHED"},
     {CR_E_ALREADY_PAID, 409, "RESERVATION_ALREADY_PAID"},
+    {CR_E_NOT_PAID, 409, "RESERVATION_NOT_PAID"},
+    {CR_E_REFUND_CLOSED, 409, "REFUND_CLOSED"},
     {CR_E_IDEM_REUSED, 409, "IDEMPOTENCY_KEY_REUSED"},
     {CR_E_IN_PROGRESS, 409, "REQUEST_IN_PROGRESS"},
     {CR_E_EXPIRED, 410, "RESERVATION_EXPIRED"},
@@ -100,7 +102,7 @@ static void test_every_code_is_covered(void **state)
 static void test_unknown_codes(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -25, -100, -1000, INT_MIN};
+    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -CR_E__COUNT - 1, -100, -1000, INT_MIN};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const struct cr_error_info *e = cr_error_info(unknown[i]);
         assert_non_null(e);
