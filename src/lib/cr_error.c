@@ -29,6 +29,7 @@ static const struct cr_error_info cr_errors[CR_E__COUNT] = {
     [-CR_E_UNKNOWN] = {500, "INTERNAL_ERROR",
                        "the outcome is unknown: check whether the request took effect before "
                        "repeating it (a repeat with the same Idempotency-Key is always safe)"},
+    [-CR_E_SALES_NOT_OPEN] = {409, "SALES_NOT_OPEN", "sales for this schedule are not open yet"},
 };
 
 const struct cr_error_info *cr_error_info(int err)

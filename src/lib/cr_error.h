@@ -28,7 +28,8 @@ enum cr_err {
     CR_E_RETRY = -21,            /* internal only: deadlock or lost race, retry the transaction */
     CR_E_DUPLICATE = -22,        /* internal only: unique key violated */
     CR_E_UNKNOWN = -23,          /* 500: a write whose outcome is unknown (never a retry hint) */
-    CR_E__COUNT = 24
+    CR_E_SALES_NOT_OPEN = -24,   /* 409: holding before the schedule's salesOpenAt */
+    CR_E__COUNT = 25
 };
 
 struct cr_error_info {

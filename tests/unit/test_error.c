@@ -41,6 +41,7 @@ static const struct err_case contract[] = {
     {CR_E_RATE_LIMIT, 429, "TOO_MANY_REQUESTS"},
     {CR_E_INTERNAL, 500, "INTERNAL_ERROR"},
     {CR_E_UNAVAILABLE, 503, "SERVICE_UNAVAILABLE"},
+    {CR_E_SALES_NOT_OPEN, 409, "SALES_NOT_OPEN"},
 };
 
 #define NCONTRACT (sizeof(contract) / sizeof(contract[0]))
@@ -100,7 +101,7 @@ static void test_every_code_is_covered(void **state)
 static void test_unknown_codes(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -25, -100, -1000, INT_MIN};
+    static const int unknown[] = {1, 2, 200, 404, INT_MAX, -CR_E__COUNT, -26, -100, -1000, INT_MIN};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const struct cr_error_info *e = cr_error_info(unknown[i]);
         assert_non_null(e);
