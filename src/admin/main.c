@@ -151,8 +151,9 @@ static void adm_print_json(json_object *o)
     json_object_put(o);
 }
 
-/* Reports g->err: on stderr always, and as {"error": {...}} on stdout with --json. */
-static int adm_error(struct adm *g, int status)
+/* Reports g->err: on stderr always, and as {"error": {"code", "message"[, "line"]}} on stdout
+ * with --json; code NULL is the status's usual one. Returns status. */
+static int adm_error_code(struct adm *g, int status, const char *code)
 {
     static const char *const codes[] = {"OK", "INVALID_INPUT", "USAGE", "DATABASE"};
     fprintf(stderr, "concert-admin: %s\n", g->err);
@@ -160,7 +161,7 @@ static int adm_error(struct adm *g, int status)
         fputs("(concert-admin --help lists the commands)\n", stderr);
     if (g->json) {
         json_object *e = json_object_new_object(), *o = json_object_new_object();
-        cr_json_add_str(e, "code", codes[status]);
+        cr_json_add_str(e, "code", code != NULL ? code : codes[status]);
         cr_json_add_str(e, "message", g->err);
         if (g->line > 0)
             cr_json_add_int(e, "line", g->line);
@@ -170,13 +171,20 @@ static int adm_error(struct adm *g, int status)
     return status;
 }
 
+static int adm_error(struct adm *g, int status)
+{
+    return adm_error_code(g, status, NULL);
+}
+
 /* Maps a library result to an exit status, with a message for a database error. */
 static int adm_result(struct adm *g, int rc)
 {
     if (rc == CR_OK)
         return ADM_OK;
-    if (rc == CR_E_INVALID || rc == CR_E_NOT_FOUND)
+    if (rc == CR_E_INVALID)
         return adm_error(g, ADM_REFUSED);
+    if (rc == CR_E_NOT_FOUND)
+        return adm_error_code(g, ADM_REFUSED, "NOT_FOUND");
     if (rc == CR_E_UNKNOWN)
         snprintf(g->err, sizeof(g->err),
                  "the database connection was lost while committing: check with 'list' "
