@@ -53,11 +53,11 @@ static int cr_admin_num(const char **p, const char *end, long long *v)
 {
     const char *s = *p;
     long long x = 0;
-    while (*p < end && **p >= '0' && **p <= '9' && *p - s < 19) {
+    while (*p < end && **p >= '0' && **p <= '9' && *p - s < 18) {
         x = x * 10 + (**p - '0');
         (*p)++;
     }
-    if (*p == s || *p - s > 18)
+    if (*p == s || (*p < end && **p >= '0' && **p <= '9'))
         return 0;
     *v = x;
     return 1;
