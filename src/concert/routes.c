@@ -53,6 +53,7 @@ static int concert_schedules(struct cr_req *req, struct cr_resp *resp)
         json_object *o = json_object_new_object();
         cr_json_add_int(o, "scheduleId", s[i].id);
         cr_json_add_time(o, "startsAt", s[i].starts_at);
+        cr_json_add_time(o, "salesOpenAt", s[i].sales_open_at);
         cr_json_add_int(o, "totalSeats", s[i].total_seats);
         cr_json_add_int(o, "availableSeats", s[i].available_seats);
         json_object_array_add(list, o);

@@ -19,7 +19,7 @@ const char cr_catalog_sql_concerts[] = "SELECT id, title, venue FROM concerts OR
  * covering lookup of one schedule's seats, never a scan of the table.
  * Parameters: now (hold expiry), concert id, now (upcoming). */
 const char cr_catalog_sql_schedules[] =
-    "SELECT s.id, s.starts_at, s.total_seats,"
+    "SELECT s.id, s.starts_at, s.total_seats, s.sales_open_at,"
     " (SELECT COUNT(*) FROM seats AS t"
     "   WHERE t.schedule_id = s.id"
     "     AND (t.status = 'AVAILABLE' OR (t.status = 'HELD' AND t.hold_expires_at <= ?)))"
@@ -91,7 +91,8 @@ int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now
         s->id = CR_DB_CELL(&rows, r, 0)->i;
         s->starts_at = CR_DB_CELL(&rows, r, 1)->i;
         s->total_seats = CR_DB_CELL(&rows, r, 2)->i;
-        s->available_seats = CR_DB_CELL(&rows, r, 3)->i;
+        s->sales_open_at = CR_DB_CELL(&rows, r, 3)->i;
+        s->available_seats = CR_DB_CELL(&rows, r, 4)->i;
         if (!available_only || s->available_seats > 0)
             (*n)++;
     }

@@ -14,7 +14,8 @@ struct cr_concert {
 /* One upcoming schedule with its seat counts as of the now_ms it was read at. */
 struct cr_schedule {
     long long id;
-    long long starts_at; /* ms since the epoch, UTC */
+    long long starts_at;     /* ms since the epoch, UTC */
+    long long sales_open_at; /* ms; holds are allowed from then on */
     long long total_seats;
     long long available_seats; /* AVAILABLE seats plus holds already run out */
 };

@@ -32,6 +32,7 @@ static const struct cr_error_info cr_errors[CR_E__COUNT] = {
     [-CR_E_NOT_PAID] = {409, "RESERVATION_NOT_PAID", "the reservation was never paid"},
     [-CR_E_REFUND_CLOSED] = {409, "REFUND_CLOSED",
                              "refunds of this show have closed (too close to its start)"},
+    [-CR_E_SALES_NOT_OPEN] = {409, "SALES_NOT_OPEN", "sales for this schedule are not open yet"},
 };
 
 const struct cr_error_info *cr_error_info(int err)

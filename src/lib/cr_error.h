@@ -30,7 +30,8 @@ enum cr_err {
     CR_E_UNKNOWN = -23,          /* 500: a write whose outcome is unknown (never a retry hint) */
     CR_E_NOT_PAID = -24,         /* 409 RESERVATION_NOT_PAID: refunding what was never paid */
     CR_E_REFUND_CLOSED = -25,    /* 409: refunding after the refund deadline */
-    CR_E__COUNT = 26
+    CR_E_SALES_NOT_OPEN = -26,   /* 409: holding before the schedule's salesOpenAt */
+    CR_E__COUNT = 27
 };
 
 struct cr_error_info {

@@ -51,13 +51,23 @@ static const char cr_hold_sql_insert[] =
     " (uuid, user_id, seat_id, schedule_id, seat_no, price, status, expires_at)"
     " VALUES (?, ?, ?, ?, ?, ?, 'HELD', ?)";
 
-/* The one statement that decides a hold. Parameters: user id, reservation id, expiry,
- * schedule id, seat number, the version read, now. */
+/* The one statement that decides a hold: the seat is still at the version read, free (or its
+ * hold ran out), and the schedule's sales are open as of now. The opening is part of the
+ * condition, not a read before it, so no hold can slip in between a check and the write at the
+ * opening second, nor after concert-admin moved the opening later. Parameters: user id,
+ * reservation id, expiry, schedule id, seat number, the version read, now, now. */
 static const char cr_hold_sql_take[] =
     "UPDATE seats SET status = 'HELD', holder_user_id = ?, reservation_id = ?,"
     " hold_expires_at = ?, version = version + 1"
     " WHERE schedule_id = ? AND seat_no = ? AND version = ?"
-    " AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?))";
+    " AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?))"
+    " AND EXISTS (SELECT 1 FROM schedules AS s"
+    "             WHERE s.id = seats.schedule_id AND s.sales_open_at <= ?)";
+
+/* After the take changed nothing: 1 when that was because sales are not open as of now (the
+ * latest committed opening: the session reads READ COMMITTED). Parameters: now, schedule id. */
+static const char cr_hold_sql_not_open[] =
+    "SELECT sales_open_at > ? FROM schedules WHERE id = ?";
 
 /* A reservation with its seat's state, for reads and cancels. Parameter: uuid. */
 static const char cr_hold_sql_by_uuid[] =
@@ -263,13 +273,21 @@ static int cr_hold_seat_txn(void *arg)
     if (rc != CR_OK)
         return rc;
 
-    struct cr_db_val pt[] = {CR_DB_I(c->user_id), CR_DB_I(reservation_id), CR_DB_T(expires),
-                             CR_DB_I(c->schedule_id), CR_DB_I(c->seat_no), CR_DB_I(version),
-                             CR_DB_T(c->now)};
-    if ((rc = cr_db_exec(cr_hold_sql_take, pt, 7, &affected, NULL)) != CR_OK)
+    struct cr_db_val pt[] = {CR_DB_I(c->user_id),     CR_DB_I(reservation_id),
+                             CR_DB_T(expires),         CR_DB_I(c->schedule_id),
+                             CR_DB_I(c->seat_no),      CR_DB_I(version),
+                             CR_DB_T(c->now),          CR_DB_T(c->now)};
+    if ((rc = cr_db_exec(cr_hold_sql_take, pt, 8, &affected, NULL)) != CR_OK)
         return rc;
-    if (affected != 1)
+    if (affected != 1) {
+        /* Lost the seat, or the sales are not open: the UPDATE decided, this only names why. */
+        struct cr_db_val po[] = {CR_DB_T(c->now), CR_DB_I(c->schedule_id)};
+        if ((rc = cr_db_query(c->a, cr_hold_sql_not_open, po, 2, &rows)) != CR_OK)
+            return rc;
+        if (rows.nrows == 1 && CR_DB_CELL(&rows, 0, 0)->i == 1)
+            return CR_E_SALES_NOT_OPEN;
         return CR_E_SEAT_UNAVAILABLE; /* someone else took it since we read it */
+    }
 
     h->user = *c->user;
     h->schedule_id = c->schedule_id;

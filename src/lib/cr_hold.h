@@ -41,10 +41,13 @@ struct cr_hold {
  * conditional UPDATE on its version, and a run-out hold the seat is taken over from is
  * marked EXPIRED; all or nothing. A plain read of the seat comes first and refuses a sold
  * seat or another user's live hold (or an unknown seat) without any transaction.
+ * The seat's UPDATE also requires the schedule's sales to be open as of now_ms (sales_open_at
+ * <= now_ms), so the opening is decided by the same statement as the seat.
  * On CR_OK, *out is the reservation and *created is 1 for a new hold, 0 when the user already
  * held this seat (the same reservation, unchanged). Otherwise CR_E_NOT_FOUND (no such
  * schedule or seat, or no such user), CR_E_SEAT_UNAVAILABLE (held by someone else or sold,
- * including losing the race for it), CR_E_HOLD_LIMIT, or a database error; nothing changed. */
+ * including losing the race for it), CR_E_SALES_NOT_OPEN (before the schedule's sales
+ * opening), CR_E_HOLD_LIMIT, or a database error; nothing changed. */
 int cr_hold_seat(struct cr_arena *a, const struct cr_uuid *user, long long user_id,
                  long long schedule_id, long long seat_no, long long now_ms, long long hold_ms,
                  int max_holds, struct cr_hold *out, int *created);

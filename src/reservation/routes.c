@@ -47,6 +47,8 @@ static int reservation_hold(struct cr_req *req, struct cr_resp *resp)
     case CR_E_SEAT_UNAVAILABLE:
         return cr_fail(req, rc, "seat %lld of schedule %lld is held or sold", seat_no,
                        schedule_id);
+    case CR_E_SALES_NOT_OPEN:
+        return cr_fail(req, rc, "sales for schedule %lld are not open yet", schedule_id);
     case CR_E_HOLD_LIMIT:
         return cr_fail(req, rc, "you already hold %lld seats",
                        cr_config_int("RESERVATION_MAX_HOLDS"));

@@ -112,9 +112,11 @@ static json_object *get_schedules(struct cr_test_res *r, long long concert, cons
     long long prev = 0, now = cr_time_now_ms();
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *s = json_object_array_get_idx(list, i);
-        assert_shape(s, 4, "scheduleId", json_type_int, "startsAt", json_type_string,
-                     "totalSeats", json_type_int, "availableSeats", json_type_int);
+        assert_shape(s, 5, "scheduleId", json_type_int, "startsAt", json_type_string,
+                     "salesOpenAt", json_type_string, "totalSeats", json_type_int,
+                     "availableSeats", json_type_int);
         long long at = get_time(s, "startsAt");
+        assert_true(get_time(s, "salesOpenAt") <= at); /* sales open before the show */
         assert_true(at > now - 5000); /* upcoming only (allowing for clock skew) */
         assert_true(at >= prev);      /* earliest first */
         prev = at;

@@ -43,6 +43,7 @@ static const struct err_case contract[] = {
     {CR_E_RATE_LIMIT, 429, "TOO_MANY_REQUESTS"},
     {CR_E_INTERNAL, 500, "INTERNAL_ERROR"},
     {CR_E_UNAVAILABLE, 503, "SERVICE_UNAVAILABLE"},
+    {CR_E_SALES_NOT_OPEN, 409, "SALES_NOT_OPEN"},
 };
 
 #define NCONTRACT (sizeof(contract) / sizeof(contract[0]))
