@@ -1,10 +1,13 @@
-/* cr_catalog.c: catalogue queries, each a fixed number of statements served from indexes.
+/* cr_catalog.c: catalogue queries, each a fixed number of statements served from indexes, and
+ * the seat-map read model (a per-worker copy of each map, checked by one primary-key read).
  *
- * A hold whose time ran out reads as AVAILABLE at once: every query compares
- * hold_expires_at with the now_ms its caller passes (not NOW(3)), so the seat map and the
- * availableSeats count of one request agree with each other and with the reservation code,
- * whether or not the expiry job has run. A hold is live while hold_expires_at > now. */
+ * A hold whose time ran out reads as AVAILABLE at once: every seat's status is decided
+ * against the now_ms the caller passes (not NOW(3)), so the seat map and the availableSeats
+ * count of one request agree with each other and with the reservation code, whether or not
+ * the expiry job has run. A hold is live while hold_expires_at > now. */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cr_catalog.h"
 #include "cr_db.h"
@@ -14,41 +17,49 @@
 const char cr_catalog_sql_concerts[] = "SELECT id, title, venue FROM concerts ORDER BY id";
 
 /* A concert's upcoming schedules, read in order from ix_schedules_concert_starts
- * (concert_id, starts_at, id) without a filesort. availableSeats is counted per schedule
- * from ix_seats_schedule_status_expires (schedule_id, status, hold_expires_at) alone: a
- * covering lookup of one schedule's seats, never a scan of the table.
- * Parameters: now (hold expiry), concert id, now (upcoming). */
+ * (concert_id, starts_at, id) without a filesort, each with its seat map's version (a
+ * primary-key lookup per schedule): availableSeats is counted from the worker's copy of the
+ * map when that copy is of this version, and the map is loaded only when it is not.
+ * Parameters: concert id, now (upcoming). */
 const char cr_catalog_sql_schedules[] =
-    "SELECT s.id, s.starts_at, s.total_seats, s.sales_open_at,"
-    " (SELECT COUNT(*) FROM seats AS t"
-    "   WHERE t.schedule_id = s.id"
-    "     AND (t.status = 'AVAILABLE' OR (t.status = 'HELD' AND t.hold_expires_at <= ?)))"
+    "SELECT s.id, s.starts_at, s.total_seats, COALESCE(v.version, 0), s.sales_open_at"
     " FROM schedules AS s"
+    " LEFT JOIN seat_map_versions AS v ON v.schedule_id = s.id"
     " WHERE s.concert_id = ? AND s.starts_at > ?"
     " ORDER BY s.starts_at, s.id";
 
 /* Whether a concert exists, when it has no upcoming schedule. Parameter: concert id. */
 const char cr_catalog_sql_concert[] = "SELECT id FROM concerts WHERE id = ?";
 
-/* The schedule (const, by primary key) joined to its seats in seat order through
- * uq_seats_schedule_seat (schedule_id, seat_no): one ref lookup without a filesort. The
- * status comes back as the enum cr_seat_status code. Parameters: now, schedule id. */
+/* A whole seat map with its version, in one statement and so from one read view (READ
+ * COMMITTED gives each statement its own): the seats are exactly those of that version. The
+ * schedule (const, by primary key) and its version row (const), joined to its seats in seat
+ * order through uq_seats_schedule_seat (schedule_id, seat_no): one ref lookup without a
+ * filesort. The status is the stored one as a code (SOLD 2, HELD 1, else 0) with its hold's
+ * expiry: whether a hold is live is decided when the map is read, not when it is loaded.
+ * Parameter: schedule id. */
 const char cr_catalog_sql_seats[] =
-    "SELECT sc.concert_id, sc.starts_at, t.seat_no, t.price,"
-    " CASE WHEN t.status = 'SOLD' THEN 2"
-    "      WHEN t.status = 'HELD' AND t.hold_expires_at > ? THEN 1"
-    "      ELSE 0 END"
+    "SELECT sc.concert_id, sc.starts_at, COALESCE(v.version, 0), t.seat_no, t.price,"
+    " CASE WHEN t.status = 'SOLD' THEN 2 WHEN t.status = 'HELD' THEN 1 ELSE 0 END,"
+    " t.hold_expires_at"
     " FROM schedules AS sc"
     " JOIN seats AS t ON t.schedule_id = sc.id"
+    " LEFT JOIN seat_map_versions AS v ON v.schedule_id = sc.id"
     " WHERE sc.id = ?"
     " ORDER BY t.seat_no";
 
 /* The schedule alone, when it has no seat rows. Parameter: schedule id. */
 const char cr_catalog_sql_schedule[] = "SELECT concert_id, starts_at FROM schedules WHERE id = ?";
 
+/* The version of a schedule's seat map: the one read a cached map costs. Parameter:
+ * schedule id. */
+const char cr_catalog_sql_seat_version[] =
+    "SELECT version FROM seat_map_versions WHERE schedule_id = ?";
+
 const char *const cr_catalog_sqls[] = {
-    cr_catalog_sql_concerts, cr_catalog_sql_schedules, cr_catalog_sql_concert,
-    cr_catalog_sql_seats,    cr_catalog_sql_schedule,  NULL,
+    cr_catalog_sql_concerts,     cr_catalog_sql_schedules, cr_catalog_sql_concert,
+    cr_catalog_sql_seats,        cr_catalog_sql_schedule,  cr_catalog_sql_seat_version,
+    NULL,
 };
 
 int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
@@ -69,30 +80,162 @@ int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
     return CR_OK;
 }
 
+/* --- the seat-map read model ----------------------------------------------------------
+ *
+ * Each worker keeps the maps it loaded, each with the version it was loaded at, in a
+ * direct-mapped table of CR_CATALOG_CACHE_SLOTS slots (schedule ids are dense, so a sale's
+ * schedules do not collide). A map is served from its copy when seat_map_versions still
+ * holds that version: every write of a seat bumps it in the write's own transaction (the
+ * triggers of sql/005_seat_map_version.sql), and the version is read after the write
+ * committed whenever the read starts after it, so no worker serves a map older than the last
+ * committed write; a copy whose version moved on is loaded again. The copy keeps each hold's
+ * expiry and the status is decided against the reader's now, so a hold that ran out reads
+ * AVAILABLE at once, as before. Memory: at most the slots' maps (50 seats: 1.2 KB each). */
+
+#define CR_CATALOG_CACHE_SLOTS 1024
+
+struct cr_catalog_cseat {
+    long long seat_no;
+    long long price;
+    long long hold_until; /* ms; meaningful when code is CR_SEAT_HELD */
+    int code;             /* enum cr_seat_status as stored: HELD may have run out */
+};
+
+struct cr_catalog_cmap {
+    long long schedule_id; /* 0: an empty slot */
+    long long version;
+    long long concert_id;
+    long long starts_at;
+    int nseats;
+    struct cr_catalog_cseat *seats; /* malloc'd, nseats entries */
+};
+
+static struct cr_catalog_cmap cr_catalog_cache[CR_CATALOG_CACHE_SLOTS];
+
+/* The slot of schedule_id, whatever it holds now. */
+static struct cr_catalog_cmap *cr_catalog_slot(long long schedule_id)
+{
+    return &cr_catalog_cache[(unsigned long long)schedule_id % CR_CATALOG_CACHE_SLOTS];
+}
+
+/* Loads schedule_id's map and version into its slot (replacing what was there). CR_OK,
+ * CR_E_NOT_FOUND (no such schedule), CR_E_INTERNAL (out of memory) or a database error. */
+static int cr_catalog_load(struct cr_arena *a, long long schedule_id, struct cr_catalog_cmap **out)
+{
+    struct cr_db_rows rows;
+    struct cr_db_val p[] = {CR_DB_I(schedule_id)};
+    struct cr_catalog_cmap *m = cr_catalog_slot(schedule_id);
+    int rc = cr_db_query(a, cr_catalog_sql_seats, p, 1, &rows);
+    if (rc != CR_OK)
+        return rc;
+    int n = rows.nrows;
+    long long version = n > 0 ? CR_DB_CELL(&rows, 0, 2)->i : -1;
+    if (n == 0) {
+        /* A schedule without seats (yet): its copy is never current (version -1), because
+         * the seats of a loader's INSERT could commit between this read and the last. */
+        if ((rc = cr_db_query(a, cr_catalog_sql_schedule, p, 1, &rows)) != CR_OK)
+            return rc;
+        if (rows.nrows == 0)
+            return CR_E_NOT_FOUND;
+    }
+    struct cr_catalog_cseat *seats = NULL;
+    if (n > m->nseats || m->seats == NULL) {
+        seats = malloc(sizeof(*seats) * (size_t)(n > 0 ? n : 1));
+        if (seats == NULL)
+            return CR_E_INTERNAL;
+        free(m->seats);
+        m->seats = seats;
+    }
+    m->schedule_id = schedule_id;
+    m->concert_id = CR_DB_CELL(&rows, 0, 0)->i;
+    m->starts_at = CR_DB_CELL(&rows, 0, 1)->i;
+    m->version = version;
+    m->nseats = n;
+    for (int r = 0; r < n; r++) {
+        struct cr_catalog_cseat *s = &m->seats[r];
+        const struct cr_db_val *until = CR_DB_CELL(&rows, r, 6);
+        s->seat_no = CR_DB_CELL(&rows, r, 3)->i;
+        s->price = CR_DB_CELL(&rows, r, 4)->i;
+        s->code = (int)CR_DB_CELL(&rows, r, 5)->i;
+        s->hold_until = until->type == CR_DB_TIME ? until->i : 0;
+    }
+    *out = m;
+    return CR_OK;
+}
+
+/* The map of schedule_id as of the committed version: its copy when version (already read by
+ * the caller; -1 when not) or a fresh read of the version says it is current, else loaded. */
+static int cr_catalog_map(struct cr_arena *a, long long schedule_id, long long version,
+                          struct cr_catalog_cmap **out)
+{
+    struct cr_catalog_cmap *m = cr_catalog_slot(schedule_id);
+    if (m->schedule_id == schedule_id) {
+        if (version < 0) {
+            struct cr_db_rows rows;
+            struct cr_db_val p[] = {CR_DB_I(schedule_id)};
+            int rc = cr_db_query(a, cr_catalog_sql_seat_version, p, 1, &rows);
+            if (rc != CR_OK)
+                return rc;
+            version = rows.nrows > 0 ? CR_DB_CELL(&rows, 0, 0)->i : 0;
+        }
+        if (version == m->version) {
+            *out = m;
+            return CR_OK;
+        }
+    }
+    return cr_catalog_load(a, schedule_id, out);
+}
+
+/* The status a cached seat reads as at now_ms. */
+static enum cr_seat_status cr_catalog_visible(const struct cr_catalog_cseat *s, long long now_ms)
+{
+    if (s->code == CR_SEAT_SOLD)
+        return CR_SEAT_SOLD;
+    if (s->code == CR_SEAT_HELD && s->hold_until > now_ms)
+        return CR_SEAT_HELD;
+    return CR_SEAT_AVAILABLE;
+}
+
+void cr_catalog_cache_clear(void)
+{
+    for (int i = 0; i < CR_CATALOG_CACHE_SLOTS; i++) {
+        free(cr_catalog_cache[i].seats);
+        memset(&cr_catalog_cache[i], 0, sizeof(cr_catalog_cache[i]));
+    }
+}
+
 int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now_ms,
                          int available_only, struct cr_schedule **out, int *n)
 {
     struct cr_db_rows rows;
-    struct cr_db_val p[] = {CR_DB_T(now_ms), CR_DB_I(concert_id), CR_DB_T(now_ms)};
-    int rc = cr_db_query(a, cr_catalog_sql_schedules, p, 3, &rows);
+    struct cr_db_val p[] = {CR_DB_I(concert_id), CR_DB_T(now_ms)};
+    int rc = cr_db_query(a, cr_catalog_sql_schedules, p, 2, &rows);
     if (rc != CR_OK)
         return rc;
     *out = NULL;
     *n = 0;
     if (rows.nrows == 0) {
         struct cr_db_rows c;
-        if ((rc = cr_db_query(a, cr_catalog_sql_concert, &p[1], 1, &c)) != CR_OK)
+        if ((rc = cr_db_query(a, cr_catalog_sql_concert, &p[0], 1, &c)) != CR_OK)
             return rc;
         return c.nrows == 0 ? CR_E_NOT_FOUND : CR_OK;
     }
     *out = cr_arena_calloc(a, sizeof(**out) * (size_t)rows.nrows);
     for (int r = 0; r < rows.nrows; r++) {
         struct cr_schedule *s = &(*out)[*n];
+        struct cr_catalog_cmap *m;
         s->id = CR_DB_CELL(&rows, r, 0)->i;
         s->starts_at = CR_DB_CELL(&rows, r, 1)->i;
         s->total_seats = CR_DB_CELL(&rows, r, 2)->i;
-        s->sales_open_at = CR_DB_CELL(&rows, r, 3)->i;
-        s->available_seats = CR_DB_CELL(&rows, r, 4)->i;
+        s->sales_open_at = CR_DB_CELL(&rows, r, 4)->i;
+        rc = cr_catalog_map(a, s->id, CR_DB_CELL(&rows, r, 3)->i, &m);
+        if (rc == CR_E_NOT_FOUND)
+            continue; /* deleted since the list was read */
+        if (rc != CR_OK)
+            return rc;
+        s->available_seats = 0;
+        for (int i = 0; i < m->nseats; i++)
+            s->available_seats += cr_catalog_visible(&m->seats[i], now_ms) == CR_SEAT_AVAILABLE;
         if (!available_only || s->available_seats > 0)
             (*n)++;
     }
@@ -102,43 +245,21 @@ int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now
 int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
                      struct cr_seat_map *out)
 {
-    struct cr_db_rows rows;
-    struct cr_db_val p[] = {CR_DB_T(now_ms), CR_DB_I(schedule_id)};
-    int rc = cr_db_query(a, cr_catalog_sql_seats, p, 2, &rows);
+    struct cr_catalog_cmap *m;
+    int rc = cr_catalog_map(a, schedule_id, -1, &m);
     if (rc != CR_OK)
         return rc;
     out->schedule_id = schedule_id;
+    out->concert_id = m->concert_id;
+    out->starts_at = m->starts_at;
+    out->nseats = m->nseats;
     out->seats = NULL;
-    out->nseats = 0;
-    if (rows.nrows == 0) {
-        struct cr_db_rows s;
-        if ((rc = cr_db_query(a, cr_catalog_sql_schedule, &p[1], 1, &s)) != CR_OK)
-            return rc;
-        if (s.nrows == 0)
-            return CR_E_NOT_FOUND;
-        out->concert_id = CR_DB_CELL(&s, 0, 0)->i;
-        out->starts_at = CR_DB_CELL(&s, 0, 1)->i;
-        return CR_OK;
-    }
-    out->concert_id = CR_DB_CELL(&rows, 0, 0)->i;
-    out->starts_at = CR_DB_CELL(&rows, 0, 1)->i;
-    out->seats = cr_arena_calloc(a, sizeof(*out->seats) * (size_t)rows.nrows);
-    out->nseats = rows.nrows;
-    for (int r = 0; r < rows.nrows; r++) {
-        struct cr_seat *s = &out->seats[r];
-        s->seat_no = CR_DB_CELL(&rows, r, 2)->i;
-        s->price = CR_DB_CELL(&rows, r, 3)->i;
-        switch (CR_DB_CELL(&rows, r, 4)->i) {
-        case CR_SEAT_SOLD:
-            s->status = CR_SEAT_SOLD;
-            break;
-        case CR_SEAT_HELD:
-            s->status = CR_SEAT_HELD;
-            break;
-        default:
-            s->status = CR_SEAT_AVAILABLE;
-            break;
-        }
+    if (m->nseats > 0)
+        out->seats = cr_arena_alloc(a, sizeof(*out->seats) * (size_t)m->nseats);
+    for (int i = 0; i < m->nseats; i++) {
+        out->seats[i].seat_no = m->seats[i].seat_no;
+        out->seats[i].price = m->seats[i].price;
+        out->seats[i].status = cr_catalog_visible(&m->seats[i], now_ms);
     }
     return CR_OK;
 }

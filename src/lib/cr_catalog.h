@@ -1,4 +1,5 @@
-/* cr_catalog.h: the catalogue reads: concerts, a concert's upcoming schedules, a seat map. */
+/* cr_catalog.h: the catalogue reads: concerts, a concert's upcoming schedules, a seat map
+ * (from a per-worker copy checked against a per-schedule version). */
 #ifndef CR_CATALOG_H
 #define CR_CATALOG_H
 
@@ -47,6 +48,7 @@ extern const char cr_catalog_sql_schedules[];
 extern const char cr_catalog_sql_concert[];
 extern const char cr_catalog_sql_seats[];
 extern const char cr_catalog_sql_schedule[];
+extern const char cr_catalog_sql_seat_version[];
 extern const char *const cr_catalog_sqls[];
 
 /* Lists every concert, ordered by id (one query: cr_catalog_sql_concerts, no parameters).
@@ -55,19 +57,25 @@ extern const char *const cr_catalog_sqls[];
 int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n);
 
 /* Lists the schedules of concert_id that start after now_ms, earliest first, with their
- * available seats counted as of now_ms; available_only keeps only those with at least one.
- * One query (cr_catalog_sql_schedules), and a second (cr_catalog_sql_concert) only when the
- * first finds nothing, to tell an unknown concert from one without upcoming schedules.
- * *out is an arena array of *n entries. CR_E_NOT_FOUND when the concert does not exist,
- * else as above. */
+ * available seats counted as of now_ms from the seat-map read model (below); available_only
+ * keeps only those with at least one. One query (cr_catalog_sql_schedules, which reads each
+ * map's version), plus one load (cr_catalog_sql_seats) per map this worker has no current
+ * copy of, and cr_catalog_sql_concert only when the first finds nothing, to tell an unknown
+ * concert from one without upcoming schedules. *out is an arena array of *n entries.
+ * CR_E_NOT_FOUND when the concert does not exist, else as above. */
 int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now_ms,
                          int available_only, struct cr_schedule **out, int *n);
 
-/* Reads the seat map of schedule_id as of now_ms into *out (seats in the arena).
- * One query (cr_catalog_sql_seats), and a second (cr_catalog_sql_schedule) only when the
- * first finds no seat. CR_E_NOT_FOUND when the schedule does not exist, else as above. */
+/* Reads the seat map of schedule_id as of now_ms into *out (seats in the arena), from the
+ * worker's copy when one primary-key read (cr_catalog_sql_seat_version) says it is of the
+ * version last committed, else by loading it (cr_catalog_sql_seats, one statement) into the
+ * copy. A hold whose time ran out by now_ms reads AVAILABLE whichever it came from.
+ * CR_E_NOT_FOUND when the schedule does not exist, else as above. */
 int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
                      struct cr_seat_map *out);
+
+/* Forgets every copied map (the next read of each loads it). For tests and shutdown. */
+void cr_catalog_cache_clear(void);
 
 /* The contract's name of a seat status: "AVAILABLE", "HELD" or "SOLD" (a static string). */
 const char *cr_catalog_seat_status_name(enum cr_seat_status s);

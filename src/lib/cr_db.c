@@ -441,6 +441,18 @@ static int cr_db_run_once(struct cr_arena *a, const char *sql, const struct cr_d
     mysql_free_result(meta);
     if (cr_db_conn != NULL)
         mysql_stmt_free_result(st);
+    /* A CALL ends with a status result after its row set (and a procedure could send more
+     * sets): read them all, or the connection is out of sync for the next statement. Only
+     * the first set is the answer. */
+    while (rc == CR_OK && cr_db_conn != NULL && mysql_stmt_more_results(st)) {
+        int more = mysql_stmt_next_result(st);
+        if (more > 0)
+            rc = cr_db_error(st, sql);
+        else if (more == 0 && mysql_stmt_field_count(st) > 0 && mysql_stmt_store_result(st) == 0)
+            mysql_stmt_free_result(st);
+        if (more != 0)
+            break;
+    }
     return rc;
 }
 
