@@ -142,6 +142,15 @@ cr__perms() {
   # Whatever an older install left open to others (sockets are guarded by their dirs).
   find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
   find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
+  # run/metrics: the counters' shared files (src/lib/cr_metrics.h), one per group and job, made
+  # here so that they are the service user's even when a job first runs as root.
+  mkdir -p "$d/run/metrics"
+  chown "$CR_USER:$CR_USER" "$d/run/metrics" && chmod 0750 "$d/run/metrics"
+  for f in "${CR_GROUPS[@]}" expire; do
+    f="$d/run/metrics/$f.metrics"
+    [ -e "$f" ] || : >"$f"
+    chown "$CR_USER:$CR_USER" "$f" && chmod 0640 "$f"
+  done
   for f in "$d"/concert.conf "$d"/concert.conf.*; do
     [ -f "$f" ] && chown root:"$CR_USER" "$f" && chmod 0640 "$f"
   done
@@ -178,6 +187,8 @@ EOF
   if ! grep -q '^QUEUE_TOKEN_KEYS=' "$conf"; then
     printf 'QUEUE_TOKEN_KEYS=k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" >>"$conf"
   fi
+  # Where the workers keep their counters (README "Metrics"); an older concert.conf gets it.
+  grep -q '^METRICS_DIR=' "$conf" || printf 'METRICS_DIR=%s\n' "$CR_DIR/run/metrics" >>"$conf"
   # The runtime database user's password: random, once per install (an older concert.conf
   # without one gets one; the fixed "concert" of early installs is replaced).
   local pw; pw="$(cr__conf DB_PASSWORD "$conf")"
@@ -414,7 +425,14 @@ cr__start_nginx() {
   local rt="${REQUEST_TIMEOUT_SECONDS:-$(cr__conf REQUEST_TIMEOUT_SECONDS "$CR_DIR/concert.conf" 2>/dev/null || true)}"
   rt="${rt:-10}"
   case "$rt" in '' | *[!0-9]*) cr_die "REQUEST_TIMEOUT_SECONDS must be a number of seconds: $rt" ;; esac
+  # OPS_ALLOW: who may read /metrics and /ops/ (addresses or CIDR blocks, space-separated).
+  local allow="${OPS_ALLOW:-$(cr__conf OPS_ALLOW "$CR_DIR/concert.conf" 2>/dev/null || true)}" a geo=""
+  for a in ${allow:-127.0.0.0/8 ::1}; do
+    [[ "$a" =~ ^[0-9A-Fa-f.:]+(/[0-9]+)?$ ]] || cr_die "OPS_ALLOW: not an address or CIDR block: $a"
+    geo+="$a 0; "
+  done
   sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" -e "s|@REQUEST_TIMEOUT@|$rt|g" "${CR_SED[@]}" \
+      -e "s|@OPS_ALLOW_GEO@|$geo|g" \
       -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then
