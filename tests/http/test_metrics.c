@@ -1,5 +1,6 @@
 /* test_metrics.c: GET /metrics (issue 17) with QUEUE_ACTIVE_MAX=2 and 2-second holds
- * (test_metrics.conf):
+ * (test_metrics.conf; test_metrics_timed runs the same in the timed queue mode, at one
+ * admission a second, with its own test of the line's gauges):
  *   - the exposition: 200, text/plain; version=0.0.4, every family of the contract, the four
  *     hold outcomes from the start; a scrape counts in no counter;
  *   - exact: N answers from concurrent clients make concert_http_requests_total grow by
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cr_config.h"
 #include "cr_test.h"
 
 #define NREQ 400
@@ -182,10 +184,15 @@ static void leave(const char *token)
     cr_test_res_free(&r);
 }
 
+static void test_queue_gauges_timed(void **state);
+
 static void test_queue_gauges(void **state)
 {
-    (void)state;
     char u[3][37], tok[3][300];
+    if (strcmp(cr_config_get("QUEUE_MODE"), "timed") == 0) {
+        test_queue_gauges_timed(state);
+        return;
+    }
     double adm0 = now_value("concert_queue_admitted_total");
     assert_true(now_value("concert_queue_waiting") == 0);
     assert_true(now_value("concert_queue_active") == 0);
@@ -207,6 +214,43 @@ static void test_queue_gauges(void **state)
     leave(tok[1]);
     leave(tok[2]);
     assert_true(now_value("concert_queue_active") == 0);
+}
+
+/* The timed mode: 5 joins, 2 admitted at once and then one a second; the gauges follow the
+ * tokens' admission times, and a give-back takes one off the active ones. */
+static int all_admitted(void *ctx)
+{
+    (void)ctx;
+    return now_value("concert_queue_waiting") == 0;
+}
+
+static void test_queue_gauges_timed(void **state)
+{
+    (void)state;
+    char u[5][37], tok[5][300];
+    double adm0 = now_value("concert_queue_admitted_total");
+    for (int i = 0; i < 5; i++) {
+        cr_test_new_user(u[i]);
+        join(u[i], tok[i], sizeof(tok[i]), 201);
+    }
+    char *t = scrape();
+    double w = value(t, "concert_queue_waiting"), a = value(t, "concert_queue_active");
+    print_message("  timed: waiting %.0f, active %.0f just after 5 joins\n", w, a);
+    assert_true(w + a == 5);
+    assert_true(value(t, "concert_queue_admitted_total") == adm0 + a);
+    free(t);
+    assert_true(cr_test_wait_for(all_admitted, NULL, 20000));
+    t = scrape();
+    assert_true(value(t, "concert_queue_active") == 5);
+    assert_true(value(t, "concert_queue_admitted_total") == adm0 + 5);
+    free(t);
+    leave(tok[0]);
+    t = scrape();
+    assert_true(value(t, "concert_queue_active") == 4);
+    assert_true(value(t, "concert_queue_admitted_total") == adm0 + 5);
+    free(t);
+    for (int i = 1; i < 5; i++)
+        leave(tok[i]);
 }
 
 /* --- holds --------------------------------------------------------------------------- */
