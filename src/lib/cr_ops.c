@@ -166,8 +166,10 @@ static int cr_ops_db(struct cr_arena *a, struct cr_ops_buf *b)
 int cr_ops_metrics_text(struct cr_arena *a, const char **text)
 {
     struct cr_ops_buf b = {malloc(16384), 0, 16384};
-    struct cr_metrics_slot *sums = cr_arena_calloc(a, sizeof(*sums) * CR_OPS_NGROUPS);
-    struct cr_metrics_slot *one = cr_arena_calloc(a, sizeof(*one));
+    /* Static: the slot type is cache-line aligned, which arena memory is not (a worker
+     * serves one request at a time). */
+    static struct cr_metrics_slot sums[CR_OPS_NGROUPS], one_sum;
+    struct cr_metrics_slot *one = &one_sum;
     uint64_t total[CR_M_COUNT] = {0};
     const char *dir = cr_config_get("METRICS_DIR");
     int files_ok = 1;
