@@ -144,6 +144,15 @@ cr__perms() {
   # Whatever an older install left open to others (sockets are guarded by their dirs).
   find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
   find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
+  # run/metrics: the counters' shared files (src/lib/cr_metrics.h), one per group and job, made
+  # here so that they are the service user's even when a job first runs as root.
+  mkdir -p "$d/run/metrics"
+  chown "$CR_USER:$CR_USER" "$d/run/metrics" && chmod 0750 "$d/run/metrics"
+  for f in "${CR_GROUPS[@]}" expire; do
+    f="$d/run/metrics/$f.metrics"
+    [ -e "$f" ] || : >"$f"
+    chown "$CR_USER:$CR_USER" "$f" && chmod 0640 "$f"
+  done
   for f in "$d"/concert.conf "$d"/concert.conf.*; do
     [ -f "$f" ] && chown root:"$CR_USER" "$f" && chmod 0640 "$f"
   done
@@ -180,6 +189,8 @@ EOF
   if ! grep -q '^QUEUE_TOKEN_KEYS=' "$conf"; then
     printf 'QUEUE_TOKEN_KEYS=k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" >>"$conf"
   fi
+  # Where the workers keep their counters (README "Metrics"); an older concert.conf gets it.
+  grep -q '^METRICS_DIR=' "$conf" || printf 'METRICS_DIR=%s\n' "$CR_DIR/run/metrics" >>"$conf"
   # The runtime database user's password: random, once per install (an older concert.conf
   # without one gets one; the fixed "concert" of early installs is replaced).
   local pw; pw="$(cr__conf DB_PASSWORD "$conf")"
@@ -408,7 +419,8 @@ cr__nginx_limits() {
 
 # nginx: the master runs as root (to bind and open the logs), its workers as CR_WEB_USER (the
 # template's "user" line); the master makes the *_temp dirs theirs.
-# cr__sync_www ROOT TOOLS: the static files nginx serves (the API docs and Swagger UI), copied
+# cr__sync_www ROOT TOOLS: the static files nginx serves (the pages of web/, the API docs,
+# Swagger UI and uPlot from tools/node_modules), copied
 # into the stack's www/ for its workers' user: the source tree may sit where that user cannot
 # look (a checkout under a 0700 folder). Replaced only when something differs.
 cr__sync_www() {
@@ -417,8 +429,12 @@ cr__sync_www() {
   mkdir -p "$new/docs"
   cp "$1/docs/swagger/index.html" "$1/docs/swagger/swagger-initializer.js" "$1/docs/openapi.yaml" \
     "$new/docs/"
+  cp -r "$1/web" "$new/web"
   if [ -d "$2/node_modules/swagger-ui-dist" ]; then
     cp -r "$2/node_modules/swagger-ui-dist" "$new/swagger-ui-dist"
+  fi
+  if [ -d "$2/node_modules/uplot/dist" ]; then
+    cp -r "$2/node_modules/uplot/dist" "$new/uplot"
   fi
   chown -R root:"$CR_WEB_USER" "$new"
   chmod -R u=rwX,g=rX,o= "$new"
@@ -440,7 +456,14 @@ cr__start_nginx() {
   local rt="${REQUEST_TIMEOUT_SECONDS:-$(cr__conf REQUEST_TIMEOUT_SECONDS "$CR_DIR/concert.conf" 2>/dev/null || true)}"
   rt="${rt:-10}"
   case "$rt" in '' | *[!0-9]*) cr_die "REQUEST_TIMEOUT_SECONDS must be a number of seconds: $rt" ;; esac
+  # OPS_ALLOW: who may read /metrics and /ops/ (addresses or CIDR blocks, space-separated).
+  local allow="${OPS_ALLOW:-$(cr__conf OPS_ALLOW "$CR_DIR/concert.conf" 2>/dev/null || true)}" a geo=""
+  for a in ${allow:-127.0.0.0/8 ::1}; do
+    [[ "$a" =~ ^[0-9A-Fa-f.:]+(/[0-9]+)?$ ]] || cr_die "OPS_ALLOW: not an address or CIDR block: $a"
+    geo+="$a 0; "
+  done
   sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" -e "s|@REQUEST_TIMEOUT@|$rt|g" "${CR_SED[@]}" \
+      -e "s|@OPS_ALLOW_GEO@|$geo|g" \
       -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then

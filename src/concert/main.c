@@ -4,5 +4,6 @@
 
 int main(void)
 {
+    cr_server_ops(concert_ops_routes, concert_nops);
     return cr_server_main("concert", concert_routes, concert_nroutes);
 }

@@ -4,6 +4,7 @@
 #include "cr_catalog.h"
 #include "cr_error.h"
 #include "cr_json.h"
+#include "cr_ops.h"
 #include "cr_time.h"
 #include "routes.h"
 
@@ -135,6 +136,17 @@ static int concert_seats(struct cr_req *req, struct cr_resp *resp)
     return CR_OK;
 }
 
+/* GET /metrics: the Prometheus exposition of every group (nginx lets only loopback in). */
+static int concert_metrics(struct cr_req *req, struct cr_resp *resp)
+{
+    int rc = cr_ops_metrics_text(req->arena, &resp->raw);
+    if (rc != CR_OK)
+        return rc;
+    resp->status = 200;
+    resp->content_type = CR_OPS_CONTENT_TYPE;
+    return CR_OK;
+}
+
 const struct cr_route concert_routes[] = {
     {"GET", "/api/v1/concerts", CR_TOKEN_NONE, CR_BODY_NONE, concert_list},
     {"GET", "/api/v1/concerts/{concertId}/schedules", CR_TOKEN_READ_ACTIVE, CR_BODY_NONE,
@@ -144,3 +156,10 @@ const struct cr_route concert_routes[] = {
     {"GET", "/healthz", CR_TOKEN_NONE, CR_BODY_NONE, cr_health_handler},
 };
 const size_t concert_nroutes = sizeof(concert_routes) / sizeof(concert_routes[0]);
+
+/* The operations endpoints this group serves besides the API (API.md "Pages and operations
+ * endpoints"); not in docs/openapi.yaml, which describes the API. */
+const struct cr_route concert_ops_routes[] = {
+    {"GET", "/metrics", CR_TOKEN_NONE, CR_BODY_NONE, concert_metrics},
+};
+const size_t concert_nops = sizeof(concert_ops_routes) / sizeof(concert_ops_routes[0]);

@@ -8,5 +8,7 @@
 
 extern const struct cr_route concert_routes[];
 extern const size_t concert_nroutes;
+extern const struct cr_route concert_ops_routes[];
+extern const size_t concert_nops;
 
 #endif

@@ -11,6 +11,7 @@
 #include "cr_error.h"
 #include "cr_hold.h"
 #include "cr_log.h"
+#include "cr_metrics.h"
 #include "cr_outbox.h"
 #include "cr_queue.h"
 #include "cr_redis.h"
@@ -73,6 +74,7 @@ int main(void)
         return 1;
     }
     cr_log_open("expire", cr_config_get("LOG_FILE"), cr_config_get("LOG_LEVEL"));
+    cr_metrics_open("expire"); /* the holds it releases count in concert_holds_total */
     struct cr_arena *a = cr_arena_new();
     int64_t start = cr_time_mono_ms();
 
@@ -96,6 +98,7 @@ int main(void)
            cr_time_format(cr_time_now_ms(), ts), s.holds_released, queue, s.history_written,
            s.failed ? "false" : "true", (long long)(cr_time_mono_ms() - start));
     cr_arena_free(a);
+    cr_metrics_close();
     cr_db_close();
     cr_redis_close();
     cr_log_close();

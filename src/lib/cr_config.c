@@ -30,6 +30,8 @@ static struct cr_config_key cr_keys[] = {
     {"LOG_FILE", "", NULL},
     {"LOG_LEVEL", "info", NULL},
     {"LOG_DIR", "", NULL},
+    {"METRICS_DIR", "", NULL},
+    {"OPS_ALLOW", "127.0.0.0/8 ::1", NULL},
     {"ALERT_WEBHOOK_URL", "", NULL},
     {"WORKERS_PER_GROUP", "2", NULL},
     {"QUEUE_MODE", "redis", NULL},

@@ -15,6 +15,7 @@
 #include "cr_hold.h"
 #include "cr_json.h"
 #include "cr_log.h"
+#include "cr_metrics.h"
 
 /* --- statements ------------------------------------------------------------------------ */
 
@@ -178,6 +179,7 @@ struct cr_hold_seat_ctx {
     int max_holds;
     struct cr_hold *out; /* out */
     int created;         /* out */
+    int took_over;       /* out: the run-out hold it replaced was expired by it */
 };
 
 /* The user asks again for the seat it holds: its live reservation, unchanged. */
@@ -219,6 +221,7 @@ static int cr_hold_seat_txn(void *arg)
     int rc;
 
     c->created = 0;
+    c->took_over = 0;
     struct cr_db_val pu[] = {CR_DB_I(c->user_id)};
     if ((rc = cr_db_query(c->a, cr_hold_sql_lock_user, pu, 1, &rows)) != CR_OK)
         return rc;
@@ -255,9 +258,11 @@ static int cr_hold_seat_txn(void *arg)
     /* Taking over a hold that ran out: its reservation is expired in this transaction, and
      * rolls back with it should another request win the seat. */
     if (held && prev->type == CR_DB_INT) {
+        long long gone = 0;
         struct cr_db_val pe[] = {CR_DB_I(prev->i), CR_DB_T(c->now)};
-        if ((rc = cr_db_exec(cr_hold_sql_expire_one, pe, 2, NULL, NULL)) != CR_OK)
+        if ((rc = cr_db_exec(cr_hold_sql_expire_one, pe, 2, &gone, NULL)) != CR_OK)
             return rc;
+        c->took_over = gone == 1;
     }
 
     struct cr_hold *h = c->out;
@@ -330,13 +335,15 @@ int cr_hold_seat(struct cr_arena *a, const struct cr_uuid *user, long long user_
                  int max_holds, struct cr_hold *out, int *created)
 {
     struct cr_hold_seat_ctx c = {a,       user,    user_id,   schedule_id, seat_no,
-                                 now_ms, hold_ms, max_holds, out,         0};
+                                 now_ms, hold_ms, max_holds, out,         0, 0};
     int rc = cr_hold_seat_precheck(&c);
     if (rc != CR_OK)
         return rc;
     rc = cr_db_txn(cr_hold_seat_txn, &c);
     if (rc == CR_OK)
         *created = c.created;
+    if (rc == CR_OK && c.took_over)
+        cr_metrics_inc(CR_M_HOLDS_EXPIRED); /* counted once committed */
     return rc;
 }
 
@@ -395,6 +402,7 @@ struct cr_hold_cancel_ctx {
     struct cr_arena *a;
     const struct cr_uuid *id;
     long long user_id, now;
+    enum cr_metric ended; /* out: what this call made of it; CR_M_COUNT: nothing */
 };
 
 /* The cancel transaction: the reservation, then its seat, each changed only if it is still
@@ -405,6 +413,7 @@ static int cr_hold_cancel_txn(void *arg)
     struct cr_hold_cancel_ctx *c = arg;
     struct cr_db_rows rows;
     long long affected = 0;
+    c->ended = CR_M_COUNT;
     int rc = cr_hold_load(c->a, c->id, c->user_id, &rows);
     if (rc != CR_OK)
         return rc;
@@ -428,6 +437,7 @@ static int cr_hold_cancel_txn(void *arg)
         return rc;
     if (affected != 1)
         return CR_E_RETRY;
+    c->ended = expires <= c->now ? CR_M_HOLDS_EXPIRED : CR_M_HOLDS_CANCELLED;
 
     const struct cr_db_val *seat_res = CR_DB_CELL(&rows, 0, CR_HOLD_C_SEAT_RESERVATION);
     const struct cr_db_val *seat_status = CR_DB_CELL(&rows, 0, CR_HOLD_C_SEAT_STATUS);
@@ -445,8 +455,11 @@ static int cr_hold_cancel_txn(void *arg)
 int cr_hold_cancel(struct cr_arena *a, const struct cr_uuid *id, long long user_id,
                    long long now_ms)
 {
-    struct cr_hold_cancel_ctx c = {a, id, user_id, now_ms};
-    return cr_db_txn(cr_hold_cancel_txn, &c);
+    struct cr_hold_cancel_ctx c = {a, id, user_id, now_ms, CR_M_COUNT};
+    int rc = cr_db_txn(cr_hold_cancel_txn, &c);
+    if (rc == CR_OK && c.ended != CR_M_COUNT)
+        cr_metrics_inc(c.ended); /* counted once committed */
+    return rc;
 }
 
 /* --- refunds ----------------------------------------------------------------------------- */
@@ -531,6 +544,7 @@ int cr_hold_expire_batch(struct cr_arena *a, long long now_ms, int batch_size,
             break;
         }
         *released += c.released;
+        cr_metrics_add(CR_M_HOLDS_EXPIRED, c.released);
         if (c.found < batch_size || c.released == 0)
             break;
     }

@@ -49,6 +49,7 @@ struct cr_resp {
     int status;        /* 0 until set */
     json_object *body; /* owned by the response (put on reset); NULL for no body */
     const char *raw;   /* an already-serialised JSON body, used instead of body when set */
+    const char *content_type; /* of raw, when it is not JSON (GET /metrics); NULL: JSON */
     const char *headers[CR_MAX_HEADERS][2];
     int nheaders;
 };

@@ -6,6 +6,7 @@
 #include "cr_error.h"
 #include "cr_json.h"
 #include "cr_log.h"
+#include "cr_metrics.h"
 #include "cr_outbox.h"
 #include "cr_payment.h"
 #include "cr_queue.h"
@@ -414,8 +415,10 @@ int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long use
         if (rrc != CR_OK)
             cr_log_warn("run-out holds not released after a 410 (%d); concert-expire will",
                         rrc);
-        else if (c.released > 0)
+        else if (c.released > 0) {
+            cr_metrics_add(CR_M_HOLDS_EXPIRED, c.released);
             cr_log_info("payment refused: %lld run-out hold(s) released", c.released);
+        }
     }
     if (rc == CR_OK)
         *body = c.body;

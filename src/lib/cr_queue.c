@@ -6,6 +6,7 @@
  *   {q}:tok:<t> HASH user, state (W|A), exp: what the token gate reads, expiring with it
  *   {q}:user:<u> the user's live token (one place in line per user), expiring with it
  *   {q}:used:<t> user of a token spent by a payment, kept 24 hours
+ *   {q}:admitted count of every admission since the line began (/metrics)
  *   {q}:users   SET of the users known to exist in MariaDB (users are never deleted), so that
  *               a join needs no database lookup; filled by the wallet on creation and by a
  *               join that had to ask MariaDB. Losing it costs lookups, never correctness.
@@ -60,6 +61,7 @@
     "      k = k + 1\n"                                                                         \
     "    end\n"                                                                                 \
     "  end\n"                                                                                   \
+    "  if k > 0 then redis.call('INCRBY', P..'admitted', k) end\n"                            \
     "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"                             \
     "  return k\n"                                                                              \
     "end\n"                                                                                     \
@@ -99,6 +101,7 @@ static struct cr_redis_script cr_queue_join_lua = {
     "  redis.call('HSET', tk, 'user', ARGV[5], 'state', 'A', 'exp', exp)\n"
     "  redis.call('PEXPIREAT', tk, exp)\n"
     "  redis.call('SET', KEYS[6], t, 'PXAT', exp)\n"
+    "  redis.call('INCR', P..'admitted')\n"
     "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"
     /* what status(t, 1) would return for it (the estimate's inputs are unused when active) */
     "  return {1, t, ARGV[5], 'A', 0, exp, 0, now, now, 1}\n"
@@ -338,4 +341,43 @@ int cr_queue_lookup(struct cr_arena *a, const char *token, int local_only,
     caller->active = 0;
     caller->used = 1;
     return CR_E_TOKEN_INVALID;
+}
+
+/* What /metrics shows of the line, read in one script so the three agree. Default mode: the
+ * waiters, the active tokens whose time has not run out, the admissions counter. Timed mode
+ * ({q}:t:pend, {q}:t:live, see cr_tqueue.c): waiting = tokens issued whose admission time is
+ * ahead; active = tokens issued, admitted and not expired nor given back; admitted = tokens
+ * issued (the arrival number) less those waiting and those given back before their time. */
+static struct cr_redis_script cr_queue_gauges_lua = {
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "if ARGV[1] == 'timed' then\n"
+    "  local w = redis.call('ZCOUNT', '{q}:t:pend', '(' .. now, '+inf')\n"
+    "  local l = redis.call('ZCOUNT', '{q}:t:live', '(' .. now, '+inf')\n"
+    "  local s = tonumber(redis.call('GET', '{q}:t:seq') or '0')\n"
+    "  local g = tonumber(redis.call('GET', '{q}:t:gone') or '0')\n"
+    "  local adm = s - w - g\n"
+    "  if adm < 0 then adm = 0 end\n"
+    "  return {w, l - w, adm}\n"
+    "end\n"
+    "return {redis.call('ZCARD', '{q}:wait'), redis.call('ZCOUNT', '{q}:active', '(' .. now, '+inf'),\n"
+    "        tonumber(redis.call('GET', '{q}:admitted') or '0')}\n",
+    ""};
+
+int cr_queue_gauges(struct cr_arena *a, long long *waiting, long long *active,
+                    long long *admitted)
+{
+    redisReply *r = NULL;
+    const char *argv[] = {cr_queue_timed() ? "timed" : "redis"};
+    int rc = cr_redis_eval(a, &r, &cr_queue_gauges_lua, 0, 1, argv);
+    if (rc != CR_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return CR_E_INTERNAL;
+    *waiting = cr_queue_int(r->element[0]);
+    *active = cr_queue_int(r->element[1]);
+    *admitted = cr_queue_int(r->element[2]);
+    if (*active < 0)
+        *active = 0;
+    return CR_OK;
 }

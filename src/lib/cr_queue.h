@@ -45,6 +45,11 @@ int cr_queue_leave(struct cr_arena *a, const char *token, int used);
 int cr_queue_maintain(struct cr_arena *a, long long *expired, long long *idle,
                       long long *admitted);
 
+/* The line as /metrics shows it, in either mode: tokens waiting, tokens active now, and every
+ * admission so far (a counter kept in Redis, exact across workers). CR_OK or a Redis error. */
+int cr_queue_gauges(struct cr_arena *a, long long *waiting, long long *active,
+                    long long *admitted);
+
 /* Looks a token up (one Redis round trip) and fills caller. CR_OK; CR_E_TOKEN_INVALID for an
  * unknown, expired or given-back token (for a token spent by a payment, caller->user and
  * caller->used are still filled in); CR_E_UNAVAILABLE. In the timed mode local_only = 1 checks

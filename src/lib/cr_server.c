@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <fcgiapp.h>
 
@@ -11,6 +12,7 @@
 #include "cr_error.h"
 #include "cr_json.h"
 #include "cr_log.h"
+#include "cr_metrics.h"
 #include "cr_redis.h"
 #include "cr_server.h"
 #include "cr_time.h"
@@ -18,6 +20,24 @@
 #include "cr_uuid.h"
 
 static volatile sig_atomic_t cr_server_reopen_log;
+static const struct cr_route *cr_server_ops_routes;
+static size_t cr_server_ops_n;
+
+void cr_server_ops(const struct cr_route *ops, size_t n)
+{
+    cr_server_ops_routes = ops;
+    cr_server_ops_n = n;
+}
+
+/* The operations endpoints (GET /metrics) are matched by exact path before the API's table,
+ * and are not counted: a scrape must not change what it reads. */
+static int cr_server_is_ops(const struct cr_req *req)
+{
+    for (size_t i = 0; i < cr_server_ops_n; i++)
+        if (strcmp(req->path, cr_server_ops_routes[i].pattern) == 0)
+            return 1;
+    return 0;
+}
 
 static void cr_server_on_term(int sig)
 {
@@ -114,6 +134,13 @@ static long long cr_server_start_ms(char **envp)
     return t > now ? now : t; /* never a deadline later than our own clock allows */
 }
 
+static long long cr_server_since_us(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long long)(t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
 static const char *cr_reason(int status)
 {
     switch (status) {
@@ -152,7 +179,8 @@ static void cr_server_write(FCGX_Request *r, struct cr_req *req, struct cr_resp 
     }
     size_t len = strlen(body);
     /* %d: libfcgi's own printf knows no %zu (it printed nothing and ate the header end). */
-    FCGX_FPrintF(r->out, "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", (int)len);
+    FCGX_FPrintF(r->out, "Content-Type: %s\r\nContent-Length: %d\r\n\r\n",
+                 resp->content_type != NULL ? resp->content_type : "application/json", (int)len);
     FCGX_PutStr(body, (int)len, r->out);
 }
 
@@ -201,6 +229,7 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         return 1;
     }
     arena = cr_arena_new();
+    cr_metrics_open(group);
     cr_log_info("worker started");
     while (FCGX_Accept_r(&r) >= 0) {
         struct cr_req req;
@@ -209,14 +238,24 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
             cr_server_reopen_log = 0;
             cr_log_open(group, cr_config_get("LOG_FILE"), cr_config_get("LOG_LEVEL"));
         }
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         memset(&req, 0, sizeof(req));
         memset(&resp, 0, sizeof(resp));
         req.arena = arena;
         cr_server_read(&req, r.envp, cr_server_fcgi_read, &r);
         cr_log_set_request(req.request_id);
         cr_db_budget_start(cr_server_start_ms(r.envp));
-        cr_dispatch(routes, nroutes, &req, &resp);
+        int ops = cr_server_is_ops(&req);
+        if (ops)
+            cr_dispatch(cr_server_ops_routes, cr_server_ops_n, &req, &resp);
+        else
+            cr_dispatch(routes, nroutes, &req, &resp);
         cr_db_budget_end(); /* req.after runs once the answer is out: nobody waits for it */
+        /* Counted before the answer leaves, so that a client holding N answers finds the
+         * counter grown by N. */
+        if (!ops)
+            cr_metrics_request(resp.status, cr_server_since_us(&t0));
         cr_server_write(&r, &req, &resp);
         FCGX_Finish_r(&r); /* envp is gone after this: nothing may point into it */
         if (req.after != NULL)
@@ -226,6 +265,7 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
     }
     cr_log_info("worker stopping");
     cr_arena_free(arena);
+    cr_metrics_close();
     cr_db_close();
     cr_redis_close();
     cr_log_close();

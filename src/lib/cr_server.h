@@ -12,6 +12,11 @@
  * which lets the current request finish. Returns the process exit status. */
 int cr_server_main(const char *group, const struct cr_route *routes, size_t nroutes);
 
+/* Operations routes (GET /metrics) this group serves besides its API table: matched on the
+ * exact path before the API's table and never counted in the request metrics. Call before
+ * cr_server_main; ops must outlive it. */
+void cr_server_ops(const struct cr_route *ops, size_t n);
+
 /* Reads up to n bytes of the request body into buf; returns how many (fewer only at its end),
  * or -1 on an error. */
 typedef int (*cr_server_read_fn)(void *ctx, char *buf, int n);

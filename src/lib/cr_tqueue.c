@@ -9,6 +9,10 @@
  *                the token's expiry (ms): the small set the non-reading endpoints consult. The
  *                user is part of the name because arrival numbers may repeat after Redis
  *                loses its last second of writes (AOF everysec) in a crash.
+ *   {q}:t:pend   ZSET "<seq>-<user>" -> admission time (ms) of the tokens not yet admitted,
+ *   {q}:t:live   ZSET "<seq>-<user>" -> expiry (ms) of the tokens issued and not expired,
+ *   {q}:t:gone   count of tokens given back or used before their admission time: only what
+ *                /metrics reads (waiting, active, admitted; cr_tqueue_gauges); trimmed by joins
  *   {q}:users    the known users, shared with the default mode
  * Time is Redis's TIME for issuing, so every process agrees on the schedule; checking a token
  * uses the local clock (hosts keep theirs in step, e.g. with NTP). */
@@ -57,7 +61,8 @@ void cr_tqueue_place(long long admit_ms, long long seq, long long now_ms, double
     *wait_seconds = (admit_ms - now_ms + 999) / 1000;
 }
 
-/* KEYS: tat, last, seq, user:<u>, users. ARGV: user, vouched, T (us), B, active TTL (ms).
+/* KEYS: tat, last, seq, user:<u>, users, pend, live. ARGV: user, vouched, T (us), B, active
+ * TTL (ms).
  * Returns {0, "seq:admit:exp", now_ms} for the live token, {1, ..., now_ms} for a new one,
  * {-1} for a user not in {q}:users (the caller asks MariaDB and calls again vouched). */
 static struct cr_redis_script cr_tqueue_join_lua = {
@@ -81,10 +86,15 @@ static struct cr_redis_script cr_tqueue_join_lua = {
     "local exp_ms = admit_ms + tonumber(ARGV[5])\n"
     "local v = string.format('%d:%d:%d', seq, admit_ms, exp_ms)\n"
     "redis.call('SET', KEYS[4], v, 'PXAT', string.format('%d', exp_ms))\n"
+    "local m = string.format('%d-%s', seq, ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now_ms)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now_ms)\n"
+    "if admit_ms > now_ms then redis.call('ZADD', KEYS[6], admit_ms, m) end\n"
+    "redis.call('ZADD', KEYS[7], exp_ms, m)\n"
     "return {1, v, now_ms}\n",
     ""};
 
-/* KEYS: rev, user:<u>, tat. ARGV: "<seq>-<user>", exp_ms, G|U, T (us).
+/* KEYS: rev, user:<u>, tat, pend, live, gone. ARGV: "<seq>-<user>", exp_ms, G|U, T (us).
  * Records the token once (1), or finds it recorded already (0); a first record frees the
  * user for a new token and hands the place on: tat moves back one interval. */
 static struct cr_redis_script cr_tqueue_leave_lua = {
@@ -100,6 +110,8 @@ static struct cr_redis_script cr_tqueue_leave_lua = {
     "if tat > 0 then\n"
     "  redis.call('SET', KEYS[3], string.format('%.0f', tat - tonumber(ARGV[4])))\n"
     "end\n"
+    "if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then redis.call('INCR', KEYS[6]) end\n"
+    "redis.call('ZREM', KEYS[5], ARGV[1])\n"
     "return 1\n",
     ""};
 
@@ -143,11 +155,11 @@ int cr_tqueue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
     cr_uuid_format(user, uid);
     const char *argv[] = {
         "{q}:t:tat", "{q}:t:last", "{q}:t:seq", cr_arena_sprintf(a, "{q}:t:user:%s", uid),
-        "{q}:users", uid, vouched ? "1" : "0",
+        "{q}:users", "{q}:t:pend", "{q}:t:live", uid, vouched ? "1" : "0",
         cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us()),
         cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX")),
         cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_TTL") * 1000)};
-    int rc = cr_redis_eval(a, &r, &cr_tqueue_join_lua, 5, 10, argv);
+    int rc = cr_redis_eval(a, &r, &cr_tqueue_join_lua, 7, 12, argv);
     if (rc != CR_OK)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
@@ -190,10 +202,11 @@ int cr_tqueue_leave(struct cr_arena *a, const char *token, int used)
         return CR_OK; /* nothing to record: it never checked */
     cr_uuid_format(&t.user, uid);
     const char *argv[] = {CR_TQ_REV, cr_arena_sprintf(a, "{q}:t:user:%s", uid), "{q}:t:tat",
+                          "{q}:t:pend", "{q}:t:live", "{q}:t:gone",
                           cr_arena_sprintf(a, "%lld-%s", t.seq, uid),
                           cr_arena_sprintf(a, "%lld", t.exp_ms), used ? "U" : "G",
                           cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us())};
-    return cr_redis_eval(a, &r, &cr_tqueue_leave_lua, 3, 7, argv);
+    return cr_redis_eval(a, &r, &cr_tqueue_leave_lua, 6, 10, argv);
 }
 
 int cr_tqueue_lookup(struct cr_arena *a, const char *token, int local_only,

@@ -6,6 +6,7 @@
 #include "cr_error.h"
 #include "cr_idem.h"
 #include "cr_json.h"
+#include "cr_metrics.h"
 #include "cr_payment.h"
 #include "cr_time.h"
 #include "cr_user.h"
@@ -101,6 +102,7 @@ static int payment_pay(struct cr_req *req, struct cr_resp *resp)
     *done = pay;
     req->after = payment_write_history;
     req->after_ctx = done;
+    cr_metrics_inc(CR_M_PAYMENTS);
     resp->status = 201;
     resp->raw = text; /* exactly the bytes recorded for a replay */
     return CR_OK;

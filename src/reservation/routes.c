@@ -7,6 +7,7 @@
 #include "cr_hold.h"
 #include "cr_json.h"
 #include "cr_refund.h"
+#include "cr_metrics.h"
 #include "cr_time.h"
 #include "cr_user.h"
 #include "routes.h"
@@ -41,10 +42,13 @@ static int reservation_hold(struct cr_req *req, struct cr_resp *resp)
                       (int)cr_config_int("RESERVATION_MAX_HOLDS"), &h, &created);
     switch (rc) {
     case CR_OK:
+        if (created)
+            cr_metrics_inc(CR_M_HOLDS_HELD);
         return cr_resp_json(req, resp, created ? 201 : 200, cr_hold_json(&h));
     case CR_E_NOT_FOUND:
         return cr_fail(req, rc, "schedule %lld has no seat %lld", schedule_id, seat_no);
     case CR_E_SEAT_UNAVAILABLE:
+        cr_metrics_inc(CR_M_HOLDS_LOST);
         return cr_fail(req, rc, "seat %lld of schedule %lld is held or sold", seat_no,
                        schedule_id);
     case CR_E_SALES_NOT_OPEN:
@@ -137,6 +141,7 @@ static int reservation_refund(struct cr_req *req, struct cr_resp *resp)
         return rc;
     }
     if (r->refunded) {
+        cr_metrics_inc(CR_M_REFUNDS);
         req->after = reservation_refund_history;
         req->after_ctx = r;
     }
