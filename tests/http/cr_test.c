@@ -230,6 +230,21 @@ long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n)
     return v;
 }
 
+long long cr_test_root_int(const char *sql)
+{
+    char cmd[2048];
+    long long v = -1;
+    snprintf(cmd, sizeof(cmd), "mariadb --no-defaults --socket='%s' -uroot -N -B concert -e \"%s\"",
+             getenv("CR_DB_SOCKET"), sql);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    pclose(f);
+    return v;
+}
+
 long long cr_test_new_schedule(long long concert_id, int nseats)
 {
     long long id = 0;

@@ -50,6 +50,11 @@ void cr_test_assert_error(const struct cr_test_res *res, long status, const char
  * a literal (it keys the statement cache). Main thread only. */
 long long cr_test_db_int(const char *sql, const struct cr_db_val *params, int n);
 
+/* The first integer of a query run as MariaDB's root over the stack's socket (-1 when it
+ * prints none): for what the service's own user may not see, such as other sessions in
+ * information_schema. sql must hold no double quote. */
+long long cr_test_root_int(const char *sql);
+
 /* Inserts a schedule of concert_id ten years ahead with nseats seats (seat n costs 1000 * n)
  * and returns its id. Main thread only. */
 long long cr_test_new_schedule(long long concert_id, int nseats);

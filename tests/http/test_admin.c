@@ -146,33 +146,8 @@ static void assert_unchanged(const struct counts *before)
 /* The sales opening of a schedule, in ms. */
 static long long open_at(long long schedule)
 {
-    struct cr_arena *a = cr_arena_new();
-    struct cr_db_rows rows;
     struct cr_db_val p[] = {CR_DB_I(schedule)};
-    assert_int_equal(cr_db_query(a, "SELECT sales_open_at FROM schedules WHERE id = ?", p, 1,
-                                 &rows),
-                     CR_OK);
-    assert_int_equal(rows.nrows, 1);
-    long long ms = CR_DB_CELL(&rows, 0, 0)->i;
-    cr_arena_free(a);
-    return ms;
-}
-
-/* The integer a root query on the stack's MariaDB prints (-1 when it fails): what the runtime
- * user may not see (other sessions). sql must hold no single quote. */
-static long long root_sql_int(const char *sql)
-{
-    char cmd[1024];
-    long long v = -1;
-    snprintf(cmd, sizeof(cmd), "mariadb --no-defaults --socket='%s' -uroot -N -B -e '%s'",
-             getenv("CR_DB_SOCKET"), sql);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
+    return cr_test_db_int("SELECT sales_open_at FROM schedules WHERE id = ?", p, 1);
 }
 
 static long long concert_id; /* made by test_concert_add, used by the others */
@@ -579,7 +554,7 @@ static void test_schedule_add_all_or_nothing(void **state)
 {
     (void)state;
     const char *sock = getenv("CR_DB_SOCKET");
-    if (sock == NULL || root_sql_int("SELECT 1") != 1)
+    if (sock == NULL || cr_test_root_int("SELECT 1") != 1)
         skip();
     struct counts before = count_rows();
     char cmd[1024];
@@ -589,9 +564,9 @@ static void test_schedule_add_all_or_nothing(void **state)
              sock);
     assert_int_equal(system(cmd), 0);
     static const char busy[] = "SELECT COUNT(*) FROM information_schema.processlist"
-                               " WHERE info LIKE \"SELECT SLEEP(5)%\"";
+                               " WHERE info LIKE 'SELECT SLEEP(5)%'";
     long long deadline = cr_test_now_ms() + 10000;
-    while (root_sql_int(busy) < 1) {
+    while (cr_test_root_int(busy) < 1) {
         assert_true(cr_test_now_ms() < deadline);
         cr_test_sleep_ms(50);
     }
@@ -602,7 +577,7 @@ static void test_schedule_add_all_or_nothing(void **state)
     assert_refused(3, "DATABASE", "nothing was written");
     /* Once the lock is gone: still nothing from that command. */
     deadline = cr_test_now_ms() + 15000;
-    while (root_sql_int(busy) > 0 && cr_test_now_ms() < deadline)
+    while (cr_test_root_int(busy) > 0 && cr_test_now_ms() < deadline)
         cr_test_sleep_ms(100);
     assert_unchanged(&before);
 }

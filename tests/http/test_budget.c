@@ -38,24 +38,6 @@
 static const char *stack_dir;
 static long long lock_wait_ms, read_timeout_ms, request_timeout_ms;
 
-/* The first integer root's mariadb client prints for sql (-1 when none): root sees every
- * session in information_schema, the service's user only its own. */
-static long long root_int(const char *sql)
-{
-    char cmd[1024];
-    long long v = -1;
-    snprintf(cmd, sizeof(cmd),
-             "mariadb --no-defaults --socket='%s/run/mysqld.sock' -uroot -N -B concert -e \"%s\"",
-             stack_dir, sql);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
-}
-
 /* Holds user uid's row lock in a background session for REQUEST_TIMEOUT_SECONDS + 3 s (the
  * finding's 13 s), and returns once it does. */
 static void hold_user_row(const char *uid)
@@ -73,7 +55,7 @@ static void hold_user_row(const char *uid)
                         stack_dir, hex, request_timeout_ms / 1000 + 3),
                      0);
     long long t0 = cr_test_now_ms();
-    while (root_int("SELECT COUNT(*) FROM information_schema.processlist "
+    while (cr_test_root_int("SELECT COUNT(*) FROM information_schema.processlist "
                     "WHERE info LIKE 'DO SLEEP(%'") < 1) {
         assert_true(cr_test_now_ms() - t0 < 10000);
         cr_test_sleep_ms(20);
@@ -91,8 +73,8 @@ static void release_and_settle(void)
                         stack_dir, stack_dir),
                      0);
     long long t0 = cr_test_now_ms();
-    while (root_int("SELECT COUNT(*) FROM information_schema.innodb_trx") != 0 ||
-           root_int("SELECT COUNT(*) FROM information_schema.processlist "
+    while (cr_test_root_int("SELECT COUNT(*) FROM information_schema.innodb_trx") != 0 ||
+           cr_test_root_int("SELECT COUNT(*) FROM information_schema.processlist "
                     "WHERE info LIKE 'DO SLEEP(%'") != 0) {
         assert_true(cr_test_now_ms() - t0 < 20000);
         cr_test_sleep_ms(50);
@@ -254,7 +236,7 @@ static void test_read_timeout_never_reruns(void **state)
     pthread_create(&th, NULL, charge_thread, &f);
     /* Stop MariaDB while the charge's UPDATE waits for the row, before its lock wait ends. */
     long long t0 = cr_test_now_ms();
-    while (root_int("SELECT COUNT(*) FROM information_schema.processlist "
+    while (cr_test_root_int("SELECT COUNT(*) FROM information_schema.processlist "
                     "WHERE info LIKE 'UPDATE users SET balance%'"
                     " OR info LIKE 'CALL cr_charge%'") < 1 &&
            cr_test_now_ms() - t0 < lock_wait_ms - 300)

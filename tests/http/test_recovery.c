@@ -457,19 +457,10 @@ static void *slow_request(void *arg)
  * wait in the given state (root over the socket: the service's user sees only its own). */
 static int sessions(const char *where)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "mariadb --no-defaults --socket=%s/run/mysqld.sock -uroot -N -B -e "
-             "\"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE %s\"",
-             stack_dir, where);
-    FILE *p = popen(cmd, "r");
-    int n = -1;
-    if (p == NULL)
-        return -1;
-    if (fscanf(p, "%d", &n) != 1)
-        n = -1;
-    pclose(p);
-    return n;
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE %s",
+             where);
+    return (int)cr_test_root_int(sql);
 }
 
 static int lock_held(void *ctx)

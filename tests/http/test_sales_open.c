@@ -27,16 +27,8 @@ static struct fx_user users[NRACE + 1]; /* the last one holds outside the race *
 /* The schedule's sales opening as the database has it, in ms. */
 static long long open_at(void)
 {
-    struct cr_arena *a = cr_arena_new();
-    struct cr_db_rows rows;
     struct cr_db_val p[] = {CR_DB_I(schedule)};
-    assert_int_equal(cr_db_query(a, "SELECT sales_open_at FROM schedules WHERE id = ?", p, 1,
-                                 &rows),
-                     CR_OK);
-    assert_int_equal(rows.nrows, 1);
-    long long ms = CR_DB_CELL(&rows, 0, 0)->i;
-    cr_arena_free(a);
-    return ms;
+    return cr_test_db_int("SELECT sales_open_at FROM schedules WHERE id = ?", p, 1);
 }
 
 /* Moves the opening with concert-admin (as an operator would). */
