@@ -345,10 +345,30 @@ cr__start_group() {
   cr__link_group "$1" a
 }
 
+# cr__stage_bin NAME...: copies the executables the service user runs from BIN into the stack's
+# bin/ (root:concert 0750): the build tree may sit where that user cannot look (a checkout
+# under a 0700 folder). A changed one is replaced by a rename, never rewritten in place, so a
+# running generation keeps its own.
+cr__stage_bin() {
+  local d="$CR_DIR/bin" f
+  mkdir -p "$d"
+  chown root:"$CR_USER" "$d"
+  chmod 0750 "$d"
+  for f in "$@"; do
+    [ -e "$BIN/$f" ] || continue
+    cmp -s "$BIN/$f" "$d/$f" && continue
+    cp "$BIN/$f" "$d/.$f.new"
+    chown root:"$CR_USER" "$d/.$f.new"
+    chmod 0750 "$d/.$f.new"
+    mv -f "$d/.$f.new" "$d/$f"
+  done
+}
+
 # cr__spawn_group GROUP WORKERS SLOT PIDFILE: starts spawn-fcgi + multiwatch on run/GROUP.SLOT.sock.
 cr__spawn_group() {
   local g="$1" n="$2" sock="$CR_DIR/run/$1.$3.sock" pidf="$4"
   [ -x "$BIN/$g-fcgi" ] || cr_die "missing executable $BIN/$g-fcgi"
+  cr__stage_bin "$g-fcgi"
   cr_log "starting group $g ($n workers on $(basename "$sock"))"
   rm -f "$sock" "$pidf"
   # setsid: own session and process group (pgid = pid), so stop can signal the whole group.
@@ -358,7 +378,7 @@ cr__spawn_group() {
   # shellcheck disable=SC2016
   CONCERT_CONFIG="$CR_DIR/concert.conf" LOG_FILE="$CR_DIR/log/$g.log" CR_GROUP="$g" \
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
-    spawn-fcgi -s "$sock" "${CR_FCGI_USERS[@]}" -n -- /usr/bin/multiwatch -f "$n" -- "$BIN/$g-fcgi" \
+    spawn-fcgi -s "$sock" "${CR_FCGI_USERS[@]}" -n -- /usr/bin/multiwatch -f "$n" -- "$CR_DIR/bin/$g-fcgi" \
     </dev/null >>"$CR_DIR/log/$g.stderr.log" 2>&1 &
 }
 # cr__kids PIDFILE: sets CR_KIDS to the child pids of the process in PIDFILE (its workers).

@@ -7,12 +7,14 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:?usage: valgrind.sh BUILD_DIR}" && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cr-valgrind.XXXXXX")"
-mkdir -p "$work/bin" "$work/logs"
+mkdir -p "$work/bin" "$work/real" "$work/logs"
 for g in queue concert reservation wallet payment; do
+  # The real worker beside its wrapper: the build tree may be out of the service user's reach.
+  cp "$build/$g-fcgi" "$work/real/$g-fcgi"
   cat >"$work/bin/$g-fcgi" <<WRAP
 #!/bin/sh
 exec valgrind --leak-check=full --show-leak-kinds=definite,indirect \\
-  --errors-for-leak-kinds=definite,indirect --log-file=$work/logs/$g.%p.log $build/$g-fcgi
+  --errors-for-leak-kinds=definite,indirect --log-file=$work/logs/$g.%p.log $work/real/$g-fcgi
 WRAP
   chmod +x "$work/bin/$g-fcgi"
 done
@@ -20,7 +22,8 @@ ln -s "$build/concert-expire" "$work/bin/concert-expire"
 # The workers run as the service user: it must reach the wrappers and write its reports.
 source "$here/../scripts/lib.sh"
 cr_users
-chmod 0711 "$work" && chgrp "$CR_USER" "$work/bin" "$work/logs" && chmod 0750 "$work/bin" && chmod 0770 "$work/logs"
+chmod 0711 "$work" && chgrp -R "$CR_USER" "$work/bin" "$work/real" "$work/logs" \
+  && chmod 0750 "$work/bin" "$work/real" && chmod 0770 "$work/logs"
 
 export CR_SRC_DIR="${CR_SRC_DIR:-$(dirname "$here")}" CR_BIN_DIR="$work/bin" WORKERS_PER_GROUP=1
 eval "$("$here/stack.sh" start)"
