@@ -337,13 +337,21 @@ cr__redis_pong() { [ "$(redis-cli -s "$1" ping 2>/dev/null)" = PONG ]; }
 # The socket is run/<group>.<slot>.sock (slot a or b); run/<group>.sock is a symlink to it. nginx
 # connects through the link on every request, so cr_groups_reload can start the next generation
 # in the other slot and switch over with one atomic rename.
+# With CR_FCGI_ADDR set (an app host of scripts/cluster), the group listens on that address and
+# its cr__group_port instead, and has no socket slots (no cr_groups_reload there).
 cr__start_group() {
   cr__running "$CR_DIR/run/$1.pid" && return 0
   cr__spawn_group "$1" "$2" a "$CR_DIR/run/$1.pid"
+  if [ -n "${CR_FCGI_ADDR:-}" ]; then
+    cr__wait 10 cr__tcp_listening "$CR_FCGI_ADDR" "$(cr__group_port "$1")" \
+      || { tail -n 20 "$CR_DIR/log/$1.stderr.log" >&2; cr_die "group $1 did not come up"; }
+    return 0
+  fi
   cr__wait 10 test -S "$CR_DIR/run/$1.a.sock" \
     || { tail -n 20 "$CR_DIR/log/$1.stderr.log" >&2; cr_die "group $1 did not come up"; }
   cr__link_group "$1" a
 }
+cr__tcp_listening() { ss -ltnH "sport = :$2" 2>/dev/null | awk -v a="$1:$2" '$4 == a { f = 1 } END { exit !f }'; }
 
 # cr__stage_bin NAME...: copies the executables the service user runs from BIN into the stack's
 # bin/ (root:concert 0750): the build tree may sit where that user cannot look (a checkout
@@ -369,16 +377,21 @@ cr__spawn_group() {
   local g="$1" n="$2" sock="$CR_DIR/run/$1.$3.sock" pidf="$4"
   [ -x "$BIN/$g-fcgi" ] || cr_die "missing executable $BIN/$g-fcgi"
   cr__stage_bin "$g-fcgi"
-  cr_log "starting group $g ($n workers on $(basename "$sock"))"
+  # TCP (CR_FCGI_ADDR): no socket file to own; libfcgi takes connections from CR_FCGI_FROM only.
+  local listen=(-s "$sock" "${CR_FCGI_USERS[@]}")
+  [ -z "${CR_FCGI_ADDR:-}" ] || listen=(-a "$CR_FCGI_ADDR" -p "$(cr__group_port "$g")" -u "$CR_USER" -g "$CR_USER")
+  cr_log "starting group $g ($n workers on ${CR_FCGI_ADDR:+$CR_FCGI_ADDR:}$(basename "${listen[1]}"))"
   rm -f "$sock" "$pidf"
   # setsid: own session and process group (pgid = pid), so stop can signal the whole group.
   # No "-s": Debian's multiwatch 1.0.0 sends the wrong signal for a name given there ("-s TERM"
   # sends SIGQUIT, which kills a worker mid-request); its default, USR1, arrives as USR1, and a
   # worker takes it like TERM: it finishes the request it is serving and exits.
   # shellcheck disable=SC2016
+  local from=()
+  [ -z "${CR_FCGI_FROM:-}" ] || from=(FCGI_WEB_SERVER_ADDRS="$CR_FCGI_FROM")
   CONCERT_CONFIG="$CR_DIR/concert.conf" LOG_FILE="$CR_DIR/log/$g.log" CR_GROUP="$g" \
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
-    spawn-fcgi -s "$sock" "${CR_FCGI_USERS[@]}" -n -- /usr/bin/multiwatch -f "$n" -- "$CR_DIR/bin/$g-fcgi" \
+    env "${from[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
+    spawn-fcgi "${listen[@]}" -n -- /usr/bin/multiwatch -f "$n" -- "$CR_DIR/bin/$g-fcgi" \
     </dev/null >>"$CR_DIR/log/$g.stderr.log" 2>&1 &
 }
 # cr__kids PIDFILE: sets CR_KIDS to the child pids of the process in PIDFILE (its workers).
@@ -465,6 +478,38 @@ cr__sync_www() {
   fi
 }
 
+# cr__nginx_upstreams: sets CR_UPSTREAMS to nginx's upstream blocks (lines joined by "\n" for
+# sed), one cr_<group> per group: the stack's own unix socket, or, when CR_APP_HOSTS lists
+# addresses (scripts/cluster), the group's TCP port (cr__group_port) on each of them. One
+# refused connection takes a host out for fail_timeout (a zone: both nginx workers learn it at
+# once); a killed host refuses at once, so a GET waits no longer than a connect() for the other.
+cr__nginx_upstreams() {
+  local g h
+  CR_UPSTREAMS=""
+  for g in "${CR_GROUPS[@]}"; do
+    CR_UPSTREAMS+="    upstream cr_$g {\n"
+    if [ -z "${CR_APP_HOSTS:-}" ]; then
+      CR_UPSTREAMS+="        server unix:$CR_DIR/run/$g.sock;\n"
+    else
+      CR_UPSTREAMS+="        zone cr_$g 64k;\n"
+      for h in $CR_APP_HOSTS; do
+        CR_UPSTREAMS+="        server $h:$(cr__group_port "$g") max_fails=1 fail_timeout=2s;\n"
+      done
+    fi
+    CR_UPSTREAMS+="    }\n"
+  done
+  # The app hosts take FastCGI from this one address alone (FCGI_WEB_SERVER_ADDRS there).
+  [ -z "${CR_NGINX_BIND:-}" ] || CR_UPSTREAMS+="    fastcgi_bind $CR_NGINX_BIND;\n"
+}
+# cr__group_port GROUP: a group's TCP port on an app host: queue 9001, concert 9002, ...
+cr__group_port() {
+  local i
+  for i in "${!CR_GROUPS[@]}"; do
+    [ "${CR_GROUPS[$i]}" != "$1" ] || { echo $((9001 + i)); return 0; }
+  done
+  return 1
+}
+
 cr__start_nginx() {
   local ndir="$CR_DIR/nginx" conf="$CR_DIR/nginx/nginx.conf"
   mkdir -p "$ndir"/{client_body,fastcgi,proxy,scgi,uwsgi}_temp
@@ -482,8 +527,10 @@ cr__start_nginx() {
     [[ "$a" =~ ^[0-9A-Fa-f.:]+(/[0-9]+)?$ ]] || cr_die "OPS_ALLOW: not an address or CIDR block: $a"
     geo+="$a 0; "
   done
+  local addr="${CR_HTTP_ADDR:-127.0.0.1}" CR_UPSTREAMS
+  cr__nginx_upstreams
   sed -e "s|@DIR@|$CR_DIR|g" -e "s|@HTTP_PORT@|$1|g" -e "s|@REQUEST_TIMEOUT@|$rt|g" "${CR_SED[@]}" \
-      -e "s|@OPS_ALLOW_GEO@|$geo|g" \
+      -e "s|@OPS_ALLOW_GEO@|$geo|g" -e "s|@HTTP_ADDR@|$addr|g" -e "s|@UPSTREAMS@|$CR_UPSTREAMS|" \
       -e "s|@ROOT@|$root|g" -e "s|@TOOLS@|$tools|g" \
       "$CR_ROOT/nginx/nginx.conf.in" >"$conf.new"
   if cr__running "$CR_DIR/run/nginx.pid" && cmp -s "$conf.new" "$conf"; then
@@ -504,7 +551,7 @@ cr__start_nginx() {
       TZ=UTC nginx -e "$CR_DIR/log/nginx-error.log" -c "$conf" </dev/null >>"$CR_DIR/log/nginx-error.log" 2>&1
     fi
   fi
-  cr__wait 30 curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz" \
+  cr__wait 30 curl -s -o /dev/null --max-time 2 "http://$addr:$1/healthz" \
     || { tail -n 20 "$CR_DIR/log/nginx-error.log" >&2; cr_die "nginx does not answer on port $1"; }
 }
 
