@@ -719,3 +719,7 @@ cr_stack_status() {
   done
   return "$rc"
 }
+# The cluster (scripts/cluster-db.sh, issue 16): Galera's provider for MariaDB, and rsync for its
+# state transfer to a (re)joining node. Neither starts a service (rsync's daemon needs an
+# /etc/rsyncd.conf).
+CR_PACKAGES+=(galera-4 rsync)
