@@ -77,6 +77,7 @@ start() {
 # stack's base config plus CONF; the groups restart only when the effective config changes.
 prepare() {
   local conf="$1/concert.conf" want
+  if [ -n "${CR_CLUSTER_DIR:-}" ]; then prepare_cluster "$@"; return; fi
   [ -e "$conf.base" ] || cp "$conf" "$conf.base"
   want="$(cat "$conf.base"; if [ -n "${2:-}" ]; then cat "$2"; fi)"
   redis-cli -s "$1/run/redis.sock" flushall >/dev/null
@@ -86,6 +87,19 @@ prepare() {
     # nginx too, for its limits (a no-op when its rendered config is the same).
     CR_DIR="$(cd "$1" && pwd)" cr__start_nginx "$(cr__conf HTTP_PORT "$conf")" >&2
   fi
+}
+
+# prepare_cluster DIR [CONF] (scripts/test --cluster: CR_CLUSTER_DIR is a cluster of
+# scripts/cluster): a fresh waiting line on the Redis primary (FLUSHALL reaches the replicas);
+# the app hosts keep their configuration, so a test that brings its own cannot run there.
+prepare_cluster() {
+  local c="$CR_CLUSTER_DIR" p n
+  [ -z "${2:-}" ] || cr_die "$(basename "$2"): the cluster runs no test's own configuration"
+  # shellcheck source=../scripts/cluster-redis.sh
+  source "$here/../scripts/cluster-redis.sh"
+  p="$(crc_redis_primary "$c")" || cr_die "no Redis primary known to the Sentinels of $c"
+  n="${p%%:*}"; n=$((${n##*.} - 10))   # 127.0.1.1N -> rN
+  REDISCLI_AUTH="$(crc_redis_password "$c")" redis-cli -s "$c/r$n/run/redis.sock" flushall >/dev/null
 }
 
 case "${1:-}" in
