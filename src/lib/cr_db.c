@@ -130,20 +130,86 @@ static int cr_db_stale(void)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-static int cr_db_connect(void)
+/* cr_db_hosts_parse's message for item n. */
+static int cr_db_hosts_bad(char *errbuf, int errlen, int n, const char *what)
 {
-    cr_db_in_flight_lost = cr_db_timed_out = 0; /* they describe the round trip that follows */
-    if (cr_db_txn_open && cr_db_conn == NULL)
-        return CR_E_UNAVAILABLE; /* lost mid-transaction: a new session would run in autocommit */
-    if (cr_db_conn != NULL) {
-        if (cr_db_txn_open || !cr_db_stale())
-            return CR_OK;
-        cr_log_info("mariadb connection closed by the server while idle; reconnecting");
-        cr_db_close();
+    snprintf(errbuf, (size_t)errlen, "DB_HOSTS: item %d: %s", n, what);
+    return CR_E_INVALID;
+}
+
+int cr_db_hosts_parse(const char *list, struct cr_db_host *out, int max, char *errbuf,
+                      int errlen)
+{
+    int n = 0;
+    const char *p = list;
+    if (list == NULL || p[strspn(p, " ")] == '\0')
+        return 0;
+    for (;;) {
+        const char *item = p, *end = strchr(p, ','), *last, *h, *hend, *colon = NULL;
+        if (end == NULL)
+            end = p + strlen(p);
+        while (item < end && *item == ' ')
+            item++;
+        for (last = end; last > item && last[-1] == ' ';)
+            last--;
+        if (n == max) {
+            snprintf(errbuf, (size_t)errlen, "DB_HOSTS: more than %d hosts", max);
+            return CR_E_INVALID;
+        }
+        /* item..last is "host:port", or "[v6 address]:port" */
+        if (item < last && *item == '[') {
+            h = item + 1;
+            hend = memchr(h, ']', (size_t)(last - h));
+            if (hend != NULL && hend + 1 < last && hend[1] == ':')
+                colon = hend + 1;
+        } else {
+            h = item;
+            for (const char *c = item; c < last; c++)
+                if (*c == ':')
+                    colon = c;
+            hend = colon;
+        }
+        if (colon == NULL || hend == h)
+            return cr_db_hosts_bad(errbuf, errlen, n + 1, "not host:port");
+        if (hend - h > CR_DB_HOST_MAX)
+            return cr_db_hosts_bad(errbuf, errlen, n + 1, "host name too long");
+        for (const char *c = h; c < hend; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_' ||
+                  (*c == ':' && h != item)))
+                return cr_db_hosts_bad(errbuf, errlen, n + 1, "bad host");
+        unsigned long port = 0;
+        const char *d = colon + 1;
+        if (d == last || last - d > 5 || strspn(d, "0123456789") < (size_t)(last - d))
+            return cr_db_hosts_bad(errbuf, errlen, n + 1, "bad port");
+        for (; d < last; d++)
+            port = port * 10 + (unsigned long)(*d - '0');
+        if (port < 1 || port > 65535)
+            return cr_db_hosts_bad(errbuf, errlen, n + 1, "port out of range");
+        memcpy(out[n].host, h, (size_t)(hend - h));
+        out[n].host[hend - h] = '\0';
+        out[n].port = (unsigned int)port;
+        n++;
+        if (*end == '\0')
+            return n;
+        p = end + 1;
     }
+}
+
+int cr_db_hosts_check(char *errbuf, int errlen)
+{
+    struct cr_db_host hosts[CR_DB_MAX_HOSTS];
+    int n = cr_db_hosts_parse(cr_config_get("DB_HOSTS"), hosts, CR_DB_MAX_HOSTS, errbuf, errlen);
+    return n < 0 ? CR_E_INVALID : CR_OK;
+}
+
+/* A new session with our options, to host:port or (when sock is not NULL) the unix socket;
+ * NULL when it fails (logged). */
+static MYSQL *cr_db_open(const char *host, unsigned int port, const char *sock)
+{
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
-        return CR_E_INTERNAL;
+        return NULL;
     unsigned int connect_timeout = 2;
     unsigned int io_timeout = (unsigned int)cr_config_int("DB_READ_TIMEOUT_SECONDS");
     my_bool off = 0;
@@ -164,17 +230,96 @@ static int cr_db_connect(void)
              cr_config_int("DB_LOCK_WAIT_SECONDS"), cr_config_int("DB_LOCK_WAIT_SECONDS"),
              cr_config_int("DB_STATEMENT_SECONDS"));
     mysql_optionsv(m, MYSQL_INIT_COMMAND, init);
-    const char *sock = cr_config_get("DB_SOCKET");
-    int use_sock = sock != NULL && *sock != '\0';
-    if (mysql_real_connect(m, use_sock ? "localhost" : cr_config_get("DB_HOST"),
-                           cr_config_get("DB_USER"), cr_config_get("DB_PASSWORD"),
-                           cr_config_get("DB_NAME"),
-                           use_sock ? 0 : (unsigned int)cr_config_int("DB_PORT"),
-                           use_sock ? sock : NULL, 0) == NULL) {
-        cr_log_warn("mariadb connect failed: %s", mysql_error(m));
+    if (mysql_real_connect(m, sock != NULL ? "localhost" : host, cr_config_get("DB_USER"),
+                           cr_config_get("DB_PASSWORD"), cr_config_get("DB_NAME"),
+                           sock != NULL ? 0 : port, sock, 0) == NULL) {
+        if (sock != NULL)
+            cr_log_warn("mariadb connect failed: %s", mysql_error(m));
+        else
+            cr_log_warn("mariadb connect to %.100s:%u failed: %s", host, port, mysql_error(m));
         mysql_close(m);
-        return CR_E_UNAVAILABLE;
+        return NULL;
     }
+    return m;
+}
+
+/* 1 when the node of m may take our statements: a Galera node that is Synced (not joining,
+ * not a donor, not cut off from the primary component), or a server without Galera (its
+ * wsrep status is empty). Asked once per connection, never per request. */
+static int cr_db_node_ready(MYSQL *m, const struct cr_db_host *h)
+{
+    int ready = 0;
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    if (mysql_query(m, "SHOW GLOBAL STATUS LIKE 'wsrep_local_state_comment'") != 0 ||
+        (res = mysql_store_result(m)) == NULL) {
+        cr_log_warn("mariadb node %.100s:%u: state check failed: %s", h->host, h->port,
+                    mysql_error(m));
+        goto out;
+    }
+    row = mysql_fetch_row(res);
+    if (row == NULL || row[1] == NULL || row[1][0] == '\0' || strcmp(row[1], "Synced") == 0)
+        ready = 1;
+    else
+        cr_log_warn("mariadb node %.100s:%u is %.40s, not Synced: next node", h->host, h->port,
+                    row[1]);
+out:
+    if (res != NULL)
+        mysql_free_result(res);
+    return ready;
+}
+
+/* DB_HOSTS: the first node of the list that answers and is ready; NULL when none is. A worker
+ * keeps its node until the connection fails, so all its writes go to one node and
+ * certification conflicts between nodes stay rare; the next connect starts from the head of
+ * the list again, so workers go back to the first node once it is back and Synced. */
+static MYSQL *cr_db_open_cluster(const char *list)
+{
+    struct cr_db_host hosts[CR_DB_MAX_HOSTS];
+    char err[128];
+    int n = cr_db_hosts_parse(list, hosts, CR_DB_MAX_HOSTS, err, sizeof(err));
+    if (n < 0) {
+        cr_log_error("%s", err); /* workers refuse it at start (cr_db_hosts_check) */
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        MYSQL *m = cr_db_open(hosts[i].host, hosts[i].port, NULL);
+        if (m == NULL)
+            continue;
+        if (cr_db_node_ready(m, &hosts[i])) {
+            if (i > 0)
+                cr_log_warn("mariadb: connected to node %.100s:%u (number %d of DB_HOSTS)",
+                            hosts[i].host, hosts[i].port, i + 1);
+            return m;
+        }
+        mysql_close(m);
+    }
+    cr_log_warn("mariadb: no node of DB_HOSTS is ready");
+    return NULL;
+}
+
+static int cr_db_connect(void)
+{
+    cr_db_in_flight_lost = cr_db_timed_out = 0; /* they describe the round trip that follows */
+    if (cr_db_txn_open && cr_db_conn == NULL)
+        return CR_E_UNAVAILABLE; /* lost mid-transaction: a new session would run in autocommit */
+    if (cr_db_conn != NULL) {
+        if (cr_db_txn_open || !cr_db_stale())
+            return CR_OK;
+        cr_log_info("mariadb connection closed by the server while idle; reconnecting");
+        cr_db_close();
+    }
+    /* DB_SOCKET (the single machine) first, then a cluster's DB_HOSTS, then DB_HOST:DB_PORT. */
+    const char *sock = cr_config_get("DB_SOCKET"), *list = cr_config_get("DB_HOSTS");
+    MYSQL *m;
+    if (sock != NULL && *sock != '\0')
+        m = cr_db_open(NULL, 0, sock);
+    else if (list != NULL && *list != '\0')
+        m = cr_db_open_cluster(list);
+    else
+        m = cr_db_open(cr_config_get("DB_HOST"), (unsigned int)cr_config_int("DB_PORT"), NULL);
+    if (m == NULL)
+        return CR_E_UNAVAILABLE;
     cr_db_conn = m;
     return CR_OK;
 }
@@ -188,7 +333,10 @@ static int cr_db_error(MYSQL_STMT *st, const char *sql)
     cr_db_in_flight_lost = 0;
     cr_db_timed_out = 0;
     switch (e) {
-    case ER_LOCK_DEADLOCK: /* InnoDB rolled the whole transaction back: run it again */
+    case ER_LOCK_DEADLOCK:
+        /* InnoDB rolled the whole transaction back: run it again. Galera says the same when
+         * a transaction fails certification at COMMIT (another node committed a conflicting
+         * write set first) or is aborted by one being applied: rolled back too, rerun alike. */
         return CR_E_RETRY;
     case ER_LOCK_WAIT_TIMEOUT:
     case ER_STATEMENT_TIMEOUT:
@@ -208,6 +356,15 @@ static int cr_db_error(MYSQL_STMT *st, const char *sql)
         cr_db_timed_out = took >= cr_config_int("DB_READ_TIMEOUT_SECONDS") * 1000 - 250;
         cr_log_warn("mariadb connection lost after %lld ms%s (%u: %s); in: %.120s", took,
                     cr_db_timed_out ? ", our read timeout" : "", e, msg, sql ? sql : "-");
+        cr_db_close();
+        return CR_E_UNAVAILABLE;
+    case ER_UNKNOWN_COM_ERROR:
+        /* Galera: "WSREP has not yet prepared node for application use": the node lost the
+         * primary component (or has not joined yet). The statement did not run; drop the
+         * node, and the next connect takes the next ready one. A COMMIT that gets this is
+         * left as outcome unknown by cr_db_txn (the connection is gone): its write set may
+         * have reached the others before the node was cut off. */
+        cr_log_warn("mariadb node not ready (%u: %s); leaving it", e, msg);
         cr_db_close();
         return CR_E_UNAVAILABLE;
     case CR_SERVER_GONE_ERROR:

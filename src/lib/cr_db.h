@@ -67,6 +67,24 @@ void cr_db_budget_end(void);
  * room under REQUEST_TIMEOUT_SECONDS); else CR_E_INVALID with a message in errbuf. */
 int cr_db_budget_check(char *errbuf, int errlen);
 
+/* One node of DB_HOSTS. */
+#define CR_DB_MAX_HOSTS 16
+#define CR_DB_HOST_MAX 255
+struct cr_db_host {
+    char host[CR_DB_HOST_MAX + 1]; /* a name or an address; an IPv6 one without its brackets */
+    unsigned int port;
+};
+
+/* Parses a DB_HOSTS list: "host:port" items separated by commas (spaces around an item are
+ * allowed; an IPv6 address goes in brackets, "[::1]:3306"). Fills out[0..max-1] in order and
+ * returns how many (0 for an empty list), or CR_E_INVALID with a message in errbuf for an
+ * empty item, a missing or bad port (1-65535), a bad host or more than max items. */
+int cr_db_hosts_parse(const char *list, struct cr_db_host *out, int max, char *errbuf,
+                      int errlen);
+
+/* CR_OK when the configured DB_HOSTS parses; else CR_E_INVALID with a message in errbuf. */
+int cr_db_hosts_check(char *errbuf, int errlen);
+
 /* 1 while inside cr_db_txn(). */
 int cr_db_in_txn(void);
 

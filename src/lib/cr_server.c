@@ -216,7 +216,8 @@ int cr_server_main(const char *group, const struct cr_route *routes, size_t nrou
         return 1;
     }
     cr_log_open(group, cr_config_get("LOG_FILE"), cr_config_get("LOG_LEVEL"));
-    if (cr_db_budget_check(err, sizeof(err)) != CR_OK) {
+    if (cr_db_budget_check(err, sizeof(err)) != CR_OK ||
+        cr_db_hosts_check(err, sizeof(err)) != CR_OK) {
         cr_log_error("config: %s", err);
         fprintf(stderr, "%s: config: %s\n", group, err);
         return 1;
