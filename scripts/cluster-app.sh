@@ -71,6 +71,8 @@ METRICS_DIR=$d/run/metrics
 DB_PASSWORD=$(crc_secret DB_PASSWORD "$1")
 QUEUE_TOKEN_KEYS=$(crc_secret QUEUE_TOKEN_KEYS "$1")
 EOF
+  # Redis and its Sentinels take clients with the cluster's password (scripts/cluster-redis.sh).
+  if [ -s "$1/redis.secret" ]; then printf 'REDIS_PASSWORD=%s\n' "$(crc_redis_password "$1")" >>"$conf.tmp"; fi
   [ -n "${CR_EXTRA_CONF:-}" ] && printf '%s\n' "$CR_EXTRA_CONF" >>"$conf.tmp"
   chown root:"$CR_USER" "$conf.tmp" && chmod 0640 "$conf.tmp"
   mv "$conf.tmp" "$conf"
