@@ -5,8 +5,10 @@
 # functions with CR_FCGI_ADDR set. nginx runs from CDIR/lb on 127.0.1.30 with one upstream per
 # group over every app host (cr__nginx_upstreams with CR_APP_HOSTS).
 
-CRC_APP_HOSTS=(127.0.1.21 127.0.1.22)
-CRC_LB_ADDR=127.0.1.30
+# (CRC_APP_ADDRS / CRC_LB_ADDR in the environment move them, e.g. beside another cluster.)
+# shellcheck disable=SC2206
+CRC_APP_HOSTS=(${CRC_APP_ADDRS:-127.0.1.21 127.0.1.22})
+CRC_LB_ADDR="${CRC_LB_ADDR:-127.0.1.30}"
 CRC_DB_HOSTS=127.0.1.1:3306,127.0.1.2:3306,127.0.1.3:3306
 CRC_REDIS_SENTINELS=127.0.1.11:26379,127.0.1.12:26379,127.0.1.13:26379
 

@@ -378,9 +378,12 @@ cr__spawn_group() {
   [ -x "$BIN/$g-fcgi" ] || cr_die "missing executable $BIN/$g-fcgi"
   cr__stage_bin "$g-fcgi"
   # TCP (CR_FCGI_ADDR): no socket file to own; libfcgi takes connections from CR_FCGI_FROM only.
-  local listen=(-s "$sock" "${CR_FCGI_USERS[@]}")
-  [ -z "${CR_FCGI_ADDR:-}" ] || listen=(-a "$CR_FCGI_ADDR" -p "$(cr__group_port "$g")" -u "$CR_USER" -g "$CR_USER")
-  cr_log "starting group $g ($n workers on ${CR_FCGI_ADDR:+$CR_FCGI_ADDR:}$(basename "${listen[1]}"))"
+  local listen=(-s "$sock" "${CR_FCGI_USERS[@]}") where; where="$(basename "$sock")"
+  if [ -n "${CR_FCGI_ADDR:-}" ]; then
+    where="$CR_FCGI_ADDR:$(cr__group_port "$g")"
+    listen=(-a "$CR_FCGI_ADDR" -p "${where##*:}" -u "$CR_USER" -g "$CR_USER")
+  fi
+  cr_log "starting group $g ($n workers on $where)"
   rm -f "$sock" "$pidf"
   # setsid: own session and process group (pgid = pid), so stop can signal the whole group.
   # No "-s": Debian's multiwatch 1.0.0 sends the wrong signal for a name given there ("-s TERM"
