@@ -129,6 +129,15 @@ long cr_test_raw(struct cr_test_res *res, const char *data, size_t len)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* The address of "http://ADDR:PORT" (a cluster's nginx is not on 127.0.0.1). */
+    const char *host = strstr(cr_test_base, "://");
+    char addr[64];
+    if (host != NULL && port != NULL && port > host + 3 && (size_t)(port - host - 3) < sizeof(addr)) {
+        memcpy(addr, host + 3, (size_t)(port - host - 3));
+        addr[port - host - 3] = '\0';
+        if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
     a.sin_port = htons((uint16_t)(port != NULL ? atoi(port + 1) : 80));
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&

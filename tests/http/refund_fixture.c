@@ -43,13 +43,13 @@ int rf_buy(struct fx_user *u, long long schedule, int seat, char *rid)
 void rf_invariants_run(struct rf_invariants *out)
 {
     char cmd[2048], line[512];
-    const char *src = getenv("CR_SRC_DIR"), *stack = getenv("CR_STACK_DIR");
+    const char *src = getenv("CR_SRC_DIR"), *sock = getenv("CR_DB_SOCKET");
     assert_non_null(src);
-    assert_non_null(stack);
+    assert_non_null(sock);
     snprintf(cmd, sizeof(cmd),
-             "mariadb --no-defaults --socket='%s/run/mysqld.sock' -uroot -N -B concert "
+             "mariadb --no-defaults --socket='%s' -uroot -N -B concert "
              "< '%s/bench/invariants.sql'",
-             stack, src);
+             sock, src);
     memset(out, 0, sizeof(*out));
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
