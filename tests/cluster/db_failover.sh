@@ -34,7 +34,8 @@ CDIR="$(mktemp -d "${TMPDIR:-/tmp}/cr-galera.XXXXXX")"
 OUT="$CDIR/buyer"
 CR_STACK_DIR=""
 cleanup() {
-  [ -n "$CR_STACK_DIR" ] && "$CR_SRC_DIR/tests/stack.sh" stop "$CR_STACK_DIR" >/dev/null 2>&1 || true
+  # stack.sh stop shows what the groups wrote to stderr (crashes, sanitizer reports)
+  if [ -n "$CR_STACK_DIR" ]; then "$CR_SRC_DIR/tests/stack.sh" stop "$CR_STACK_DIR" || true; fi
   crc_db_down "$CDIR" >/dev/null 2>&1 || true
   if [ "${CR_KEEP_STACK:-0}" = 1 ]; then cr_log "kept $CDIR"; else rm -rf "$CDIR"; fi
 }
