@@ -8,7 +8,9 @@
 # while db1 is down connect to db2.
 # Env: CR_BIN_DIR (build dir: *-fcgi, tests/cluster/buyer), CR_SRC_DIR, CR_KEEP_STACK=1 (keep the
 # dirs), DB_FAILOVER_SECONDS (the buyer's run, default 30), DB_FAILOVER_CONNS (default 4),
-# DB_FAILOVER_MAX_MS (the failing bound on the time to recover, default 15000; the goal is 5000).
+# DB_FAILOVER_MAX_MS (the failing bound on the time to recover, default 15000; the goal is 5000),
+# CRC_DB_ADDRS (the nodes' three addresses; default: three free ones in 127.0.2.0/24, so that the
+# test runs beside a cluster on the usual 127.0.1.1-3).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CR_SRC_DIR="${CR_SRC_DIR:-$(cd "$here/../.." && pwd)}"
@@ -41,11 +43,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# free_addrs: three addresses of 127.0.2.0/24 on which nothing listens.
+free_addrs() {
+  local i b a used
+  used="$(ss -ltnH | awk '{ print $4 }')"
+  for ((i = 0; i < 50; i++)); do
+    b=$((RANDOM % 80 * 3 + 1))
+    a="127.0.2.$b 127.0.2.$((b + 1)) 127.0.2.$((b + 2))"
+    grep -qE "^127\.0\.2\.($b|$((b + 1))|$((b + 2))):" <<<"$used" || { echo "$a"; return 0; }
+  done
+  cr_die "no three free addresses in 127.0.2.0/24"
+}
+CRC_DB_ADDRS="${CRC_DB_ADDRS:-$(free_addrs)}"
+export CRC_DB_ADDRS
+read -r -a addr <<<"$CRC_DB_ADDRS"
+echo "# Galera nodes on $CRC_DB_ADDRS"
 pw="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 t0=$(date +%s)
 crc_db_up "$CDIR" "$pw" 2>&1 | grep -v '^\[cr\] migration' >&2
 echo "# Galera up in $(($(date +%s) - t0)) s"
-hosts=127.0.1.1:3306,127.0.1.2:3306,127.0.1.3:3306
+hosts="$(crc_db_hosts "$CDIR")"
 eval "$(CR_EXTRA_CONF=$'DB_SOCKET=\n'"DB_HOSTS=$hosts"$'\n'"DB_PASSWORD=$pw" "$CR_SRC_DIR/tests/stack.sh" start)"
 base="$CR_BASE_URL"
 
@@ -96,7 +113,18 @@ buyer_rc=0
 wait "$buyer_pid" || buyer_rc=$?
 cat "$OUT/buyer.json"
 [ -s "$OUT/buyer.err" ] && head -n 20 "$OUT/buyer.err"
-check "buyer: only contract answers and some purchases (exit $buyer_rc)" test "$buyer_rc" = 0
+# A request whose COMMIT was in flight on the killed node cannot know whether it committed (its
+# write set may have reached the others): the honest answer is 500 "outcome unknown" (README,
+# Time budget), which the client resolves by repeating with its Idempotency-Key. The buyer counts
+# such a 500 as unexpected; it is accepted here only for requests in flight at the kill.
+unexpected="$(grep -o '"unexpected":[0-9]*' "$OUT/buyer.json" | cut -d: -f2)"
+read -r all500 inflight500 < <(awk -F'\t' -v k="$kill_ms" '$4 == 500 { a++; if ($1 <= k && $2 >= k) b++ }
+  END { print a + 0, b + 0 }' "$OUT/events.tsv")
+unknown500="$(grep -c 'unexpected 500 .*the outcome is unknown' "$OUT/buyer.err" || true)"
+echo "# 500 outcome unknown (COMMIT in flight at the kill): $inflight500"
+check "buyer: some purchases, only contract answers (exit $buyer_rc; unexpected ${unexpected:-?}: 500s in flight at the kill $inflight500 of $all500)" \
+  test "$buyer_rc" = 0 -o \( "${unexpected:-x}" = "$all500" -a "$all500" = "$inflight500" \
+    -a "$all500" = "$unknown500" -a "$(grep -c '"purchases":0' "$OUT/buyer.json")" = 0 \)
 recovery="$("$buyer" recovery "$OUT" "$kill_ms")"
 echo "# any answer: $recovery"
 # Writes: the longest time without a successful write (user, charge, hold, pay, refund)
@@ -144,7 +172,7 @@ check "with db1 down, /healthz says db ok" \
   cr__wait 10 sh -c "curl -fs --max-time 5 '$base/healthz' | grep -q '\"db\":\"ok\"'"
 check "with db1 down, the new workers are on db2 ($(sessions 2) sessions), none on db3" \
   test "$(node_of_workers || true)" = 2
-check "their log names db2" grep -q 'connected to node 127.0.1.2:3306' "$CR_STACK_DIR"/log/*.log
+check "their log names db2" grep -q "connected to node ${addr[1]}:3306" "$CR_STACK_DIR"/log/*.log
 check "db1 restarts and rejoins" crc_db_start_node "$CDIR" 1
 check "db1: bench/invariants.sql" invariants 1
 
