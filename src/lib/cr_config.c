@@ -30,6 +30,7 @@ static struct cr_config_key cr_keys[] = {
     {"REDIS_TIMEOUT_MS", "1000", NULL},
     {"REDIS_SENTINELS", "", NULL},
     {"REDIS_MASTER_NAME", "concert", NULL},
+    {"REDIS_PASSWORD", "", NULL},
     {"LOG_FILE", "", NULL},
     {"LOG_LEVEL", "info", NULL},
     {"LOG_DIR", "", NULL},

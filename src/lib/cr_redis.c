@@ -1,6 +1,7 @@
 /* cr_redis.c: one hiredis context per process, reconnected on demand. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -18,26 +19,167 @@ void cr_redis_close(void)
     cr_redis_ctx = NULL;
 }
 
+/* Connects to host:port (or the socket when host is NULL) with REDIS_TIMEOUT_MS for the
+ * connect and every command, and AUTHs with REDIS_PASSWORD when one is set. NULL on failure
+ * (logged); the caller owns the context. */
+static redisContext *cr_redis_open(const char *sock, const char *host, int port)
+{
+    long long ms = cr_config_int("REDIS_TIMEOUT_MS");
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    const char *pw = cr_config_get("REDIS_PASSWORD");
+    redisReply *r = NULL;
+    redisContext *c;
+    if (sock != NULL)
+        c = redisConnectUnixWithTimeout(sock, tv);
+    else
+        c = redisConnectWithTimeout(host, port, tv);
+    if (c == NULL || c->err) {
+        if (sock != NULL)
+            cr_log_warn("redis connect failed: %s", c ? c->errstr : "out of memory");
+        else
+            cr_log_warn("redis connect to %s:%d failed: %s", host, port,
+                        c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c, tv); /* a stuck Redis must not hang a request */
+    if (pw != NULL && *pw != '\0') {
+        r = redisCommand(c, "AUTH %s", pw);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            /* The reply names no secret ("WRONGPASS invalid username-password pair"). */
+            cr_log_warn("redis AUTH failed: %s", r ? r->str : c->errstr);
+            goto fail;
+        }
+        freeReplyObject(r);
+    }
+    return c;
+fail:
+    if (r != NULL)
+        freeReplyObject(r);
+    if (c != NULL)
+        redisFree(c);
+    return NULL;
+}
+
+int cr_redis_addr_next(const char **list, char *host, size_t hostlen, int *port)
+{
+    const char *p = *list;
+    while (*p == ',' || *p == ' ')
+        p++;
+    if (*p == '\0') {
+        *list = p;
+        return 0;
+    }
+    const char *end = strchr(p, ',');
+    if (end == NULL)
+        end = p + strlen(p);
+    *list = end;
+    const char *colon = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == ':')
+            colon = q;
+    if (colon == NULL || colon == p || (size_t)(colon - p) >= hostlen || colon + 1 == end ||
+        end - colon > 6)
+        return CR_E_INVALID;
+    long v = 0;
+    for (const char *q = colon + 1; q < end; q++) {
+        if (*q < '0' || *q > '9')
+            return CR_E_INVALID;
+        v = v * 10 + (*q - '0');
+    }
+    if (v < 1 || v > 65535)
+        return CR_E_INVALID;
+    memcpy(host, p, (size_t)(colon - p));
+    host[colon - p] = '\0';
+    *port = (int)v;
+    return 1;
+}
+
+int cr_redis_master_addr(const redisReply *r, char *host, size_t hostlen, int *port)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[0]->len == 0 || r->element[0]->len >= hostlen)
+        return CR_E_UNAVAILABLE;
+    char *end = NULL;
+    long v = strtol(r->element[1]->str, &end, 10);
+    if (end == r->element[1]->str || *end != '\0' || v < 1 || v > 65535)
+        return CR_E_UNAVAILABLE;
+    memcpy(host, r->element[0]->str, r->element[0]->len);
+    host[r->element[0]->len] = '\0';
+    *port = (int)v;
+    return CR_OK;
+}
+
+int cr_redis_role_master(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+}
+
+int cr_redis_demoted_reply(const char *e)
+{
+    return strncmp(e, "READONLY", 8) == 0;
+}
+
+/* The primary of REDIS_MASTER_NAME: each Sentinel of REDIS_SENTINELS in turn names it, and it
+ * must say itself (ROLE) that it is a master: a Sentinel that has not yet noticed a failover
+ * names a demoted primary, which would refuse our writes. NULL when none does. */
+static redisContext *cr_redis_open_primary(void)
+{
+    const char *list = cr_config_get("REDIS_SENTINELS");
+    const char *name = cr_config_get("REDIS_MASTER_NAME");
+    char sh[256], mh[256];
+    int sp = 0, mp = 0, rc;
+    while ((rc = cr_redis_addr_next(&list, sh, sizeof(sh), &sp)) != 0) {
+        if (rc < 0) {
+            cr_log_warn("REDIS_SENTINELS: an entry is not host:port");
+            continue;
+        }
+        redisContext *s = cr_redis_open(NULL, sh, sp);
+        if (s == NULL)
+            continue;
+        redisReply *r = redisCommand(s, "SENTINEL get-master-addr-by-name %s", name);
+        rc = cr_redis_master_addr(r, mh, sizeof(mh), &mp);
+        if (r != NULL)
+            freeReplyObject(r);
+        redisFree(s);
+        if (rc != CR_OK) {
+            cr_log_warn("sentinel %s:%d names no primary for %s", sh, sp, name);
+            continue;
+        }
+        redisContext *c = cr_redis_open(NULL, mh, mp);
+        if (c == NULL)
+            continue;
+        r = redisCommand(c, "ROLE");
+        int master = cr_redis_role_master(r);
+        if (r != NULL)
+            freeReplyObject(r);
+        if (master) {
+            cr_log_info("redis primary %s:%d (from sentinel %s:%d)", mh, mp, sh, sp);
+            return c;
+        }
+        cr_log_warn("sentinel %s:%d names %s:%d, which is not a master", sh, sp, mh, mp);
+        redisFree(c);
+    }
+    return NULL;
+}
+
+/* With REDIS_SENTINELS the primary they name; else REDIS_SOCKET, else REDIS_HOST:REDIS_PORT. */
 static int cr_redis_connect(void)
 {
     if (cr_redis_ctx != NULL)
         return CR_OK;
-    long long ms = cr_config_int("REDIS_TIMEOUT_MS");
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    const char *sentinels = cr_config_get("REDIS_SENTINELS");
     const char *sock = cr_config_get("REDIS_SOCKET");
     redisContext *c;
-    if (sock != NULL && *sock != '\0')
-        c = redisConnectUnixWithTimeout(sock, tv);
+    if (sentinels != NULL && *sentinels != '\0')
+        c = cr_redis_open_primary();
+    else if (sock != NULL && *sock != '\0')
+        c = cr_redis_open(sock, NULL, 0);
     else
-        c = redisConnectWithTimeout(cr_config_get("REDIS_HOST"),
-                                    (int)cr_config_int("REDIS_PORT"), tv);
-    if (c == NULL || c->err) {
-        cr_log_warn("redis connect failed: %s", c ? c->errstr : "out of memory");
-        if (c != NULL)
-            redisFree(c);
+        c = cr_redis_open(NULL, cr_config_get("REDIS_HOST"), (int)cr_config_int("REDIS_PORT"));
+    if (c == NULL)
         return CR_E_UNAVAILABLE;
-    }
-    redisSetTimeout(c, tv); /* a stuck Redis must not hang a request */
     cr_redis_ctx = c;
     return CR_OK;
 }
@@ -57,7 +199,9 @@ static void cr_redis_free_cb(void *p)
 
 /* Sends one formatted command (cmd, owned by the caller) and reads its reply. A stale
  * connection (Redis restarted since our last use) never ran the command, so it is sent once
- * more on a new one. Error replies are returned as CR_OK when want_error is set. */
+ * more on a new one. So is a command a demoted primary refused (READONLY: a failover made it a
+ * replica; nothing was written), on the primary the Sentinels name now. Error replies are
+ * returned as CR_OK when want_error is set. */
 static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd, size_t len,
                          int want_error)
 {
@@ -72,6 +216,15 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
             cr_log_warn("redis connection lost: %s", cr_redis_ctx->errstr);
             cr_redis_close();
             if (eof && had_ctx && attempt == 0)
+                continue;
+            return CR_E_UNAVAILABLE;
+        }
+        if (((redisReply *)r)->type == REDIS_REPLY_ERROR &&
+            cr_redis_demoted_reply(((redisReply *)r)->str)) {
+            cr_log_warn("redis: the primary became a replica; connecting again");
+            freeReplyObject(r);
+            cr_redis_close();
+            if (attempt == 0)
                 continue;
             return CR_E_UNAVAILABLE;
         }

@@ -32,4 +32,18 @@ int cr_redis_ping(void);
 /* Frees the context; the next call reconnects. */
 void cr_redis_close(void);
 
+/* The pure parts of finding the primary through Sentinels (REDIS_SENTINELS), for tests. */
+
+/* Parses the next "host:port" of a comma-separated list at *list and moves *list past it:
+ * 1 with host (NUL-terminated, fits hostlen) and port set, 0 at the end, CR_E_INVALID for a
+ * malformed entry (skipped: the next call reads the one after it). */
+int cr_redis_addr_next(const char **list, char *host, size_t hostlen, int *port);
+/* The reply of SENTINEL get-master-addr-by-name: CR_OK with host and port, else
+ * CR_E_UNAVAILABLE (a nil reply: the Sentinel does not know the name). */
+int cr_redis_master_addr(const redisReply *r, char *host, size_t hostlen, int *port);
+/* 1 when a ROLE reply says master. */
+int cr_redis_role_master(const redisReply *r);
+/* 1 when an error reply means the server we write to is a replica now (READONLY). */
+int cr_redis_demoted_reply(const char *e);
+
 #endif
