@@ -93,12 +93,14 @@ prepare() {
 # scripts/cluster): a fresh waiting line on the Redis primary (FLUSHALL reaches the replicas);
 # the app hosts keep their configuration, so a test that brings its own cannot run there.
 prepare_cluster() {
-  local c="$CR_CLUSTER_DIR" p n
+  local c="$CR_CLUSTER_DIR" p n=0 i CRC_H CRC_PW
   [ -z "${2:-}" ] || cr_die "$(basename "$2"): the cluster runs no test's own configuration"
   # shellcheck source=../scripts/cluster-redis.sh
   source "$here/../scripts/cluster-redis.sh"
   p="$(crc_redis_primary "$c")" || cr_die "no Redis primary known to the Sentinels of $c"
-  n="${p%%:*}"; n=$((${n##*.} - 10))   # 127.0.1.1N -> rN
+  crc__rhosts "$c"   # the trio's addresses: the primary is rN for the Nth
+  for i in "${!CRC_H[@]}"; do [ "${CRC_H[$i]}" != "${p%%:*}" ] || n=$((i + 1)); done
+  [ "$n" -gt 0 ] || cr_die "the Redis primary $p is none of ${CRC_H[*]}"
   REDISCLI_AUTH="$(crc_redis_password "$c")" redis-cli -s "$c/r$n/run/redis.sock" flushall >/dev/null
 }
 
