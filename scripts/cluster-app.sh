@@ -53,6 +53,7 @@ crc__app_perms() {
 
 # crc_app_sentinels CDIR: the REDIS_SENTINELS line of CDIR's Redis trio (scripts/cluster-redis.sh).
 crc_app_sentinels() {
+  # shellcheck disable=SC2034  # CRC_PW: set by crc__rhosts, kept local here
   local CRC_H CRC_PW h out=""
   crc__rhosts "$1"
   for h in "${CRC_H[@]}"; do out+="${out:+,}$h:$CRC_SENTINEL_PORT"; done
@@ -88,8 +89,11 @@ EOF
 
 # crc_app_up CDIR N BIN_DIR: app host N's five groups (those running are left alone).
 crc_app_up() {
+  # shellcheck disable=SC2034  # read by lib.sh's cr__start_group and cr__spawn_group
   local CR_DIR="$1/app$2" BIN CR_FCGI_ADDR CR_FCGI_FROM="$CRC_LB_ADDR" g workers
+  # shellcheck disable=SC2034
   BIN="$(cd "$3" && pwd)"
+  # shellcheck disable=SC2034
   CR_FCGI_ADDR="$(crc_app_addr "$2")"
   umask 027
   crc__app_perms "$CR_DIR"

@@ -93,6 +93,7 @@ prepare() {
 # scripts/cluster): a fresh waiting line on the Redis primary (FLUSHALL reaches the replicas);
 # the app hosts keep their configuration, so a test that brings its own cannot run there.
 prepare_cluster() {
+  # shellcheck disable=SC2034  # CRC_PW: set by crc__rhosts, kept local here
   local c="$CR_CLUSTER_DIR" p n=0 i CRC_H CRC_PW
   [ -z "${2:-}" ] || cr_die "$(basename "$2"): the cluster runs no test's own configuration"
   # shellcheck source=../scripts/cluster-redis.sh

@@ -34,7 +34,7 @@ ms() { date +%s%3N; }
 t0=$(ms)
 say() { printf 'app_failover: %6d ms  %s\n' $(($(ms) - t0)) "$*"; }
 
-crc_app_status "$cdir" 1 >/dev/null && crc_app_status "$cdir" 2 >/dev/null || fail "both app hosts must run first"
+if ! crc_app_status "$cdir" 1 >/dev/null || ! crc_app_status "$cdir" 2 >/dev/null; then fail "both app hosts must run first"; fi
 
 crt_invariants "$cdir" 1 >"$out/invariants.before" || fail "invariants.sql does not run on db1"
 "$buyer" "$url" "$secs" "$conns" "$out" >"$out/result.json" 2>"$out/buyer.stderr" &
