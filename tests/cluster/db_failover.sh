@@ -106,9 +106,11 @@ echo "# sessions before the kill: db1 $(sessions 1) db2 $(sessions 2) db3 $(sess
 check "all workers on one node (db1, the head of DB_HOSTS)" test "$victim" = 1
 victim="${victim:-1}"
 sleep 2   # a few seconds of steady purchases before the kill
-kill_ms=$(date +%s%3N)
-kill -9 "$(crc_db_node_pid "$CDIR" "$victim")"
-echo "# kill -9 db$victim at $kill_ms"
+victim_pid="$(crc_db_node_pid "$CDIR" "$victim")"
+kill_ms=$(date +%s%3N)   # (the pid looked up first: that takes a while on a loaded machine)
+kill -9 "$victim_pid"
+kill_end_ms=$(date +%s%3N)
+echo "# kill -9 db$victim at $kill_ms (+$((kill_end_ms - kill_ms)) ms)"
 buyer_rc=0
 wait "$buyer_pid" || buyer_rc=$?
 cat "$OUT/buyer.json"
@@ -118,7 +120,7 @@ cat "$OUT/buyer.json"
 # Time budget), which the client resolves by repeating with its Idempotency-Key. The buyer counts
 # such a 500 as unexpected; it is accepted here only for requests in flight at the kill.
 unexpected="$(grep -o '"unexpected":[0-9]*' "$OUT/buyer.json" | cut -d: -f2)"
-read -r all500 inflight500 < <(awk -F'\t' -v k="$kill_ms" '$4 == 500 { a++; if ($1 <= k && $2 >= k) b++ }
+read -r all500 inflight500 < <(awk -F'\t' -v k="$kill_ms" -v e="$kill_end_ms" '$4 == 500 { a++; if ($1 <= e && $2 >= k) b++ }
   END { print a + 0, b + 0 }' "$OUT/events.tsv")
 unknown500="$(grep -c 'unexpected 500 .*the outcome is unknown' "$OUT/buyer.err" || true)"
 echo "# 500 outcome unknown (COMMIT in flight at the kill): $inflight500"
