@@ -105,7 +105,24 @@ victim="$(node_of_workers || true)"
 echo "# sessions before the kill: db1 $(sessions 1) db2 $(sessions 2) db3 $(sessions 3)"
 check "all workers on one node (db1, the head of DB_HOSTS)" test "$victim" = 1
 victim="${victim:-1}"
-sleep 2   # a few seconds of steady purchases before the kill
+# Conflicts between nodes: root on db3 touches the buyers' user rows (updated_at only, nothing the
+# invariants read) while the workers on db1 pay and refund on them. Galera aborts the loser: a
+# worker's transaction gets 1213 (at COMMIT when it fails certification, or at its next statement
+# when an applied write set aborts it) and cr_db_txn runs it again; the buyer must see nothing.
+wsrep_aborts() {
+  crc_db_sql "$CDIR" 1 -e "SHOW GLOBAL STATUS WHERE Variable_name IN
+    ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')" | awk '{ n += $2 } END { print n + 0 }'
+}
+aborts0="$(wsrep_aborts)"
+touch_end=$(($(date +%s) + 4))
+while [ "$(date +%s)" -lt "$touch_end" ]; do
+  crc_db_sql "$CDIR" 3 concert -e "UPDATE users SET updated_at = UTC_TIMESTAMP(3)
+    ORDER BY id DESC LIMIT 20" >/dev/null 2>&1 || true
+done
+aborts=$(($(wsrep_aborts) - aborts0))
+echo "# conflicts with db3's writes: $aborts transactions of the workers aborted by Galera on db1"
+check "Galera aborted some of the workers' transactions (cross-node conflicts): $aborts" test "$aborts" -gt 0
+sleep 1   # steady purchases before the kill
 victim_pid="$(crc_db_node_pid "$CDIR" "$victim")"
 kill_ms=$(date +%s%3N)   # (the pid looked up first: that takes a while on a loaded machine)
 kill -9 "$victim_pid"
