@@ -147,13 +147,13 @@ check "buyer: some purchases, only contract answers (exit $buyer_rc; unexpected 
 recovery="$("$buyer" recovery "$OUT" "$kill_ms")"
 echo "# any answer: $recovery"
 # Writes: the longest time without a successful write (user, charge, hold, pay, refund)
-# completing, from 2 s before the kill on: the killed node's in-flight requests fail or wait, and
+# completing that ends after the kill: the killed node's in-flight requests fail or wait, and
 # the survivors hold their commits until they have evicted it (evs timeouts, scripts/cluster-db.sh).
 # "back" is when that gap ended, counted from the kill.
 read -r gap_ms back_ms < <(awk -F'\t' -v k="$kill_ms" '
   $3 ~ /^(user|charge|hold|pay|refund)$/ && $4 >= 200 && $4 < 300 && $2 >= k - 2000 { print $2 }' \
   "$OUT/events.tsv" | sort -n | awk -v k="$kill_ms" '
-  NR > 1 && $1 - prev > gap { gap = $1 - prev; back = $1 - k }
+  NR > 1 && $1 > k && $1 - prev > gap { gap = $1 - prev; back = $1 - k }
   { prev = $1 } BEGIN { gap = -1; back = -1 } END { print gap, back }')
 read -r fails503 fails502 < <(awk -F'\t' -v k="$kill_ms" '$2 >= k && $4 == 503 { a++ }
   $2 >= k && ($4 == 502 || $4 == 0) { b++ } END { print a + 0, b + 0 }' "$OUT/events.tsv")
