@@ -367,6 +367,17 @@ static int cr_db_error(MYSQL_STMT *st, const char *sql)
         cr_log_warn("mariadb node not ready (%u: %s); leaving it", e, msg);
         cr_db_close();
         return CR_E_UNAVAILABLE;
+    case ER_ERROR_DURING_COMMIT:
+        /* Galera could not replicate a commit ("Not connected to Primary Component": the node
+         * was cut off while committing). Only a commit replicates (no streaming replication),
+         * so this is a COMMIT or an autocommit write, and its write set may have reached the
+         * others: treated like a connection lost in flight (outcome unknown), and the node is
+         * left like one that answers 1047. */
+        cr_db_in_flight_lost = 1;
+        cr_log_warn("mariadb commit not replicated (%u: %s); leaving the node; in: %.120s", e,
+                    msg, sql ? sql : "-");
+        cr_db_close();
+        return CR_E_UNAVAILABLE;
     case CR_SERVER_GONE_ERROR:
     case CR_CONNECTION_ERROR:
     case CR_CONN_HOST_ERROR:

@@ -105,10 +105,29 @@ victim="$(node_of_workers || true)"
 echo "# sessions before the kill: db1 $(sessions 1) db2 $(sessions 2) db3 $(sessions 3)"
 check "all workers on one node (db1, the head of DB_HOSTS)" test "$victim" = 1
 victim="${victim:-1}"
-sleep 2   # a few seconds of steady purchases before the kill
-kill_ms=$(date +%s%3N)
-kill -9 "$(crc_db_node_pid "$CDIR" "$victim")"
-echo "# kill -9 db$victim at $kill_ms"
+# Conflicts between nodes: root on db3 touches the buyers' user rows (updated_at only, nothing the
+# invariants read) while the workers on db1 pay and refund on them. Galera aborts the loser: a
+# worker's transaction gets 1213 (at COMMIT when it fails certification, or at its next statement
+# when an applied write set aborts it) and cr_db_txn runs it again; the buyer must see nothing.
+wsrep_aborts() {
+  crc_db_sql "$CDIR" 1 -e "SHOW GLOBAL STATUS WHERE Variable_name IN
+    ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')" | awk '{ n += $2 } END { print n + 0 }'
+}
+aborts0="$(wsrep_aborts)"
+touch_end=$(($(date +%s) + 4))
+while [ "$(date +%s)" -lt "$touch_end" ]; do
+  crc_db_sql "$CDIR" 3 concert -e "UPDATE users SET updated_at = UTC_TIMESTAMP(3)
+    ORDER BY id DESC LIMIT 20" >/dev/null 2>&1 || true
+done
+aborts=$(($(wsrep_aborts) - aborts0))
+echo "# conflicts with db3's writes: $aborts transactions of the workers aborted by Galera on db1"
+check "Galera aborted some of the workers' transactions (cross-node conflicts): $aborts" test "$aborts" -gt 0
+sleep 1   # steady purchases before the kill
+victim_pid="$(crc_db_node_pid "$CDIR" "$victim")"
+kill_ms=$(date +%s%3N)   # (the pid looked up first: that takes a while on a loaded machine)
+kill -9 "$victim_pid"
+kill_end_ms=$(date +%s%3N)
+echo "# kill -9 db$victim at $kill_ms (+$((kill_end_ms - kill_ms)) ms)"
 buyer_rc=0
 wait "$buyer_pid" || buyer_rc=$?
 cat "$OUT/buyer.json"
@@ -118,7 +137,7 @@ cat "$OUT/buyer.json"
 # Time budget), which the client resolves by repeating with its Idempotency-Key. The buyer counts
 # such a 500 as unexpected; it is accepted here only for requests in flight at the kill.
 unexpected="$(grep -o '"unexpected":[0-9]*' "$OUT/buyer.json" | cut -d: -f2)"
-read -r all500 inflight500 < <(awk -F'\t' -v k="$kill_ms" '$4 == 500 { a++; if ($1 <= k && $2 >= k) b++ }
+read -r all500 inflight500 < <(awk -F'\t' -v k="$kill_ms" -v e="$kill_end_ms" '$4 == 500 { a++; if ($1 <= e && $2 >= k) b++ }
   END { print a + 0, b + 0 }' "$OUT/events.tsv")
 unknown500="$(grep -c 'unexpected 500 .*the outcome is unknown' "$OUT/buyer.err" || true)"
 echo "# 500 outcome unknown (COMMIT in flight at the kill): $inflight500"
@@ -128,13 +147,13 @@ check "buyer: some purchases, only contract answers (exit $buyer_rc; unexpected 
 recovery="$("$buyer" recovery "$OUT" "$kill_ms")"
 echo "# any answer: $recovery"
 # Writes: the longest time without a successful write (user, charge, hold, pay, refund)
-# completing, from 2 s before the kill on: the killed node's in-flight requests fail or wait, and
+# completing that ends after the kill: the killed node's in-flight requests fail or wait, and
 # the survivors hold their commits until they have evicted it (evs timeouts, scripts/cluster-db.sh).
 # "back" is when that gap ended, counted from the kill.
 read -r gap_ms back_ms < <(awk -F'\t' -v k="$kill_ms" '
   $3 ~ /^(user|charge|hold|pay|refund)$/ && $4 >= 200 && $4 < 300 && $2 >= k - 2000 { print $2 }' \
   "$OUT/events.tsv" | sort -n | awk -v k="$kill_ms" '
-  NR > 1 && $1 - prev > gap { gap = $1 - prev; back = $1 - k }
+  NR > 1 && $1 > k && $1 - prev > gap { gap = $1 - prev; back = $1 - k }
   { prev = $1 } BEGIN { gap = -1; back = -1 } END { print gap, back }')
 read -r fails503 fails502 < <(awk -F'\t' -v k="$kill_ms" '$2 >= k && $4 == 503 { a++ }
   $2 >= k && ($4 == 502 || $4 == 0) { b++ } END { print a + 0, b + 0 }' "$OUT/events.tsv")
@@ -175,6 +194,42 @@ check "with db1 down, the new workers are on db2 ($(sessions 2) sessions), none 
 check "their log names db2" grep -q "connected to node ${addr[1]}:3306" "$CR_STACK_DIR"/log/*.log
 check "db1 restarts and rejoins" crc_db_start_node "$CDIR" 1
 check "db1: bench/invariants.sql" invariants 1
+
+# --- a node cut off from the primary component (1047) ------------------------------------------
+# The workers are on db2 now. db1 and db3 frozen (SIGSTOP): db2 alone is no primary component and
+# answers 1047 to every statement; a worker drops it, finds no ready node (the frozen ones do not
+# even greet), and answers 503, nothing written. Thawed, the three form the cluster again and the
+# workers come back.
+p1="$(crc_db_node_pid "$CDIR" 1)"; p3="$(crc_db_node_pid "$CDIR" 3)"
+kill -STOP "$p1" "$p3"
+freeze_ms=$(date +%s%3N)
+statuses=""
+# user_post: the status of one POST /api/v1/users; "500u" for a 500 "outcome unknown" (a commit
+# in flight when the node was cut off: its write set may have reached the others).
+user_post() {
+  local st
+  st="$(curl -s -o "$OUT/post.body" -w '%{http_code}' --max-time 12 -X POST \
+    -H 'Content-Type: application/json' -d '{}' "$base/api/v1/users" || true)"
+  if [ "$st" = 500 ] && grep -q 'the outcome is unknown' "$OUT/post.body"; then st=500u; fi
+  echo "$st"
+}
+for ((i = 0; i < 60; i++)); do
+  st="$(user_post)"; statuses+="$st "
+  [ "$st" = 503 ] && [ $(($(date +%s%3N) - freeze_ms)) -gt 8000 ] && break
+  sleep 0.2
+done
+kill -CONT "$p1" "$p3"
+echo "# db1 and db3 frozen for $(($(date +%s%3N) - freeze_ms)) ms; a new user meanwhile: $(tr ' ' '\n' <<<"$statuses" | sort | uniq -c | tr -s ' \n' ' ')"
+check "while db2 is alone: only 201 (before it noticed), 503 and 500 'outcome unknown'" \
+  test -z "$(tr ' ' '\n' <<<"$statuses" | grep -vxE '201|503|500u|')"
+check "while db2 is alone: 503 in the end" test "$st" = 503
+check "a worker saw 1047 and left the node" grep -q 'node not ready (1047' "$CR_STACK_DIR"/log/*.log
+thaw_ms=$(date +%s%3N)
+check "the three are one cluster again" cr__wait 120 crc_db_status "$CDIR"
+check "the service writes again" cr__wait 60 sh -c "curl -fs -o /dev/null --max-time 5 -X POST \
+  -H 'Content-Type: application/json' -d '{}' '$base/api/v1/users'"
+echo "# writes back $(($(date +%s%3N) - thaw_ms)) ms after the thaw"
+for n in 1 2 3; do check "db$n: bench/invariants.sql" invariants "$n"; done
 
 echo "# db_failover: $fails failed"
 [ "$fails" = 0 ]
