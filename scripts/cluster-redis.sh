@@ -60,7 +60,8 @@ crc_redis_sentinel_pid() { cr__pid "$1/r$2/sentinel.pid"; } # CDIR N
 crc__rperms() {
   local d="$1/r$2"
   mkdir -p "$d"/{data,sentinel,run}
-  chown root:root "$1" "$d" && chmod 0711 "$1" "$d"
+  chmod go+x "$1"   # CDIR: traversable to reach the nodes (its owner and other modes: scripts/cluster's)
+  chown root:root "$d" && chmod 0711 "$d"
   chown redis:redis "$d/data" "$d/sentinel" && chmod 0700 "$d/data" "$d/sentinel"
   chown redis:"$CR_USER" "$d/run" && chmod 2750 "$d/run"
   touch "$d/redis.log" "$d/sentinel.log"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# redis_failover.sh [MODE...]: kill -9 of the Redis primary under the steady buyer, once per
-# queue mode (default: redis timed). A Redis trio + three Sentinels (scripts/cluster-redis.sh)
+# redis_failover.sh [ROUND...]: kill -9 of the Redis primary under the steady buyer, once per
+# queue mode (rounds "redis" and "timed"), and a switchover (round "switchover": SENTINEL
+# FAILOVER in the redis mode); default: all three. A Redis trio + three Sentinels (scripts/cluster-redis.sh)
 # in a temp folder, on addresses of their own (CRC_REDIS_HOSTS, default 127.0.1.111-.113, so
 # that it runs beside a cluster on .11-.13), and a throwaway single stack (tests/stack.sh)
 # whose workers find Redis through the Sentinels (its own Redis stays unused). Per round:
@@ -9,7 +10,7 @@
 #   - Redis was back (a successful join sent after the kill) within CR_FAILOVER_MAX_MS (30 s:
 #     a loaded machine; the goal, 10 s, is reported);
 #   - every acknowledged payment is in MariaDB exactly once; bench/invariants.sql all zero;
-#   - the killed node, restarted, is a replica of the new primary, in sync.
+#   - the killed node, restarted (or the demoted one), is a replica of the new primary, in sync.
 # Prints one line per round with the figures (docs/SCALING.md). Env: CR_BIN_DIR (build dir:
 # the *-fcgi and tests/cluster/buyer), CR_SRC_DIR, CR_BUYER_SECONDS (25), CR_BUYER_CONNS (6).
 set -euo pipefail
@@ -25,7 +26,7 @@ source "$CR_SRC_DIR/scripts/cluster-redis.sh"
 buyer="$CR_BIN_DIR/tests/cluster/buyer"
 [ -x "$buyer" ] || { echo "missing $buyer (make tests/cluster/buyer)"; exit 99; }
 modes=("$@")
-[ ${#modes[@]} -gt 0 ] || modes=(redis timed)
+[ ${#modes[@]} -gt 0 ] || modes=(redis timed switchover)
 secs="${CR_BUYER_SECONDS:-25}" conns="${CR_BUYER_CONNS:-6}" max_ms="${CR_FAILOVER_MAX_MS:-30000}"
 export CRC_REDIS_HOSTS="${CRC_REDIS_HOSTS:-127.0.1.111 127.0.1.112 127.0.1.113}"
 
@@ -47,6 +48,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 crc_redis_up "$CDIR"
 read -r -a H <"$CDIR/redis.hosts"
+CRC_PW="$(crc_redis_password "$CDIR")"   # for crc__rcli and crc__rsynced
 sentinels="${H[0]}:26379,${H[1]}:26379,${H[2]}:26379"
 CR_EXTRA_CONF="REDIS_SOCKET=
 REDIS_SENTINELS=$sentinels
@@ -70,10 +72,14 @@ primary_node() {
   return 1
 }
 
-for mode in "${modes[@]}"; do
+for round in "${modes[@]}"; do
+  # "switchover": the redis mode under SENTINEL FAILOVER (the primary demoted alive, its clients
+  # cut off by the Sentinel: the READONLY and ROLE paths) instead of kill -9.
+  mode="$round" how=kill
+  if [ "$round" = switchover ]; then mode=redis how=switchover; fi
   { cat "$conf.base"; echo "QUEUE_MODE=$mode"; } >"$conf"
   cr_groups_restart "$CR_STACK_DIR" "$CR_BIN_DIR" >&2
-  out="$work/$mode"; mkdir -p "$out"
+  out="$work/$round"; mkdir -p "$out"
   # One request through the Sentinels before the buyer starts: the stack must work at all.
   cr__wait 30 curl -sf -o /dev/null "$CR_BASE_URL/healthz" || fail "$mode: healthz through the Sentinels"
 
@@ -85,7 +91,11 @@ for mode in "${modes[@]}"; do
   pid="$(crc_redis_pid "$CDIR" "$n")"
   acks_before="$(count_acks "$out/acks.tsv")"
   kill_ms="$(date +%s%3N)"
-  kill -9 "$pid"
+  if [ "$how" = kill ]; then
+    kill -9 "$pid"
+  else
+    [ "$(crc__rcli "${H[0]}" 26379 sentinel failover concert)" = OK ] || fail "SENTINEL FAILOVER refused"
+  fi
   until p2="$(primary_node)" && [ "$p2" != "$n" ]; do
     [ $(($(date +%s%3N) - kill_ms)) -lt 60000 ] || fail "$mode: the Sentinels named no new primary within 60 s"
     sleep 0.1
@@ -113,13 +123,19 @@ for mode in "${modes[@]}"; do
   bad="$("${sql[@]}" concert <"$CR_SRC_DIR/bench/invariants.sql" | awk -F'\t' '$2 != 0')"
   [ -z "$bad" ] || fail "$mode: invariants broken: $bad"
 
-  crc_redis_start_node "$CDIR" "$n" >&2 || fail "$mode: r$n did not rejoin"
+  if [ "$how" = kill ]; then
+    crc_redis_start_node "$CDIR" "$n" >&2 || fail "$mode: r$n did not rejoin"
+  else
+    cr__wait 60 crc__rsynced "${H[$n - 1]}" "${H[$p2 - 1]}" || fail "the demoted r$n is not in sync with r$p2"
+  fi
   role="$(REDISCLI_AUTH="$(crc_redis_password "$CDIR")" redis-cli --raw -h "${H[$n - 1]}" role | head -n 1)"
   [ "$role" = slave ] || fail "$mode: the old primary r$n restarted as $role, not a replica"
   lost="$(sed -n 's/.*"lostTokens":\([0-9]*\).*/\1/p' "$out/buyer.json")"
-  echo "ROUND mode=$mode killed=r$n promoted_after_ms=$promoted_ms join_back_ms=$join_ms" \
+  readonly_seen="$(cat "$CR_STACK_DIR"/log/*.log | grep -c 'the primary became a replica' || true)"
+  echo "ROUND $round mode=$mode $how=r$n new=r$p2 promoted_after_ms=$promoted_ms join_back_ms=$join_ms" \
     "last_failure_ms=$last_fail_ms failed_answers=$failed statuses=$statuses lost_tokens=${lost:-?}" \
-    "acks=$(count_acks "$out/acks.tsv") acks_after_kill=$acks_after rejoined=r$n:$role"
+    "acks=$(count_acks "$out/acks.tsv") acks_after_kill=$acks_after rejoined=r$n:$role" \
+    "readonly_replies_so_far=$readonly_seen"
   [ "$join_ms" -le 10000 ] || echo "NOTE: $mode: above the 10 s goal"
 done
 echo "PASS redis_failover (${modes[*]})"
