@@ -272,7 +272,10 @@ int cr_queue_know_user(struct cr_arena *a, const struct cr_uuid *user)
 {
     char uid[CR_UUID_STRLEN];
     redisReply *r = NULL;
-    return cr_redis_cmd(a, &r, "SADD {q}:users %s", cr_uuid_format(user, uid));
+    cr_uuid_format(user, uid);
+    if (cr_queue_timed())
+        return cr_tqueue_know_user(a, uid);
+    return cr_redis_cmd(a, &r, "SADD {q}:users %s", uid);
 }
 
 int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out)
@@ -343,23 +346,12 @@ int cr_queue_lookup(struct cr_arena *a, const char *token, int local_only,
     return CR_E_TOKEN_INVALID;
 }
 
-/* What /metrics shows of the line, read in one script so the three agree. Default mode: the
- * waiters, the active tokens whose time has not run out, the admissions counter. Timed mode
- * ({q}:t:pend, {q}:t:live, see cr_tqueue.c): waiting = tokens issued whose admission time is
- * ahead; active = tokens issued, admitted and not expired nor given back; admitted = tokens
- * issued (the arrival number) less those waiting and those given back before their time. */
+/* What /metrics shows of the line, read in one script so the three agree: the waiters, the
+ * active tokens whose time has not run out, the admissions counter. The timed mode has its
+ * own (cr_tqueue_gauges). */
 static struct cr_redis_script cr_queue_gauges_lua = {
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
-    "if ARGV[1] == 'timed' then\n"
-    "  local w = redis.call('ZCOUNT', '{q}:t:pend', '(' .. now, '+inf')\n"
-    "  local l = redis.call('ZCOUNT', '{q}:t:live', '(' .. now, '+inf')\n"
-    "  local s = tonumber(redis.call('GET', '{q}:t:seq') or '0')\n"
-    "  local g = tonumber(redis.call('GET', '{q}:t:gone') or '0')\n"
-    "  local adm = s - w - g\n"
-    "  if adm < 0 then adm = 0 end\n"
-    "  return {w, l - w, adm}\n"
-    "end\n"
     "return {redis.call('ZCARD', '{q}:wait'), redis.call('ZCOUNT', '{q}:active', '(' .. now, '+inf'),\n"
     "        tonumber(redis.call('GET', '{q}:admitted') or '0')}\n",
     ""};
@@ -368,16 +360,22 @@ int cr_queue_gauges(struct cr_arena *a, long long *waiting, long long *active,
                     long long *admitted)
 {
     redisReply *r = NULL;
-    const char *argv[] = {cr_queue_timed() ? "timed" : "redis"};
-    int rc = cr_redis_eval(a, &r, &cr_queue_gauges_lua, 0, 1, argv);
+    int rc = cr_queue_timed() ? cr_tqueue_gauges(a, waiting, active, admitted)
+                              : cr_redis_eval(a, &r, &cr_queue_gauges_lua, 0, 0, NULL);
     if (rc != CR_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
-        return CR_E_INTERNAL;
-    *waiting = cr_queue_int(r->element[0]);
-    *active = cr_queue_int(r->element[1]);
-    *admitted = cr_queue_int(r->element[2]);
+    if (r) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+            return CR_E_INTERNAL;
+        *waiting = cr_queue_int(r->element[0]);
+        *active = cr_queue_int(r->element[1]);
+        *admitted = cr_queue_int(r->element[2]);
+    }
+    if (*waiting < 0)
+        *waiting = 0;
     if (*active < 0)
         *active = 0;
+    if (*admitted < 0)
+        *admitted = 0;
     return CR_OK;
 }
