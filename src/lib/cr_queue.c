@@ -181,9 +181,9 @@ static int cr_queue_run(struct cr_arena *a, redisReply **reply, struct cr_redis_
     argv[n++] = "{q}:seq";
     for (int i = 0; i < nextra_keys; i++)
         argv[n++] = extra_keys[i];
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX"));
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_TTL") * 1000);
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_WAIT_IDLE_TTL") * 1000);
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_MAX"));
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_TTL") * 1000);
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_WAIT_IDLE_TTL") * 1000);
     for (int i = 0; i < nargs; i++)
         argv[n++] = args[i];
     return cr_redis_eval(a, reply, s, 5 + nextra_keys, n, argv);

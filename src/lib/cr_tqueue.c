@@ -209,12 +209,12 @@ int cr_tqueue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
     long long ttl_ms = cr_config_int("QUEUE_ACTIVE_TTL") * 1000;
     cr_uuid_format(user, uid);
     const char *argv[] = {CR_TQ_STATE, "{q}:users", CR_TQ_CP, uid, vouched ? "1" : "0",
-                          cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us()),
-                          cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX")),
-                          cr_arena_sprintf(a, "%lld", ttl_ms),
-                          cr_arena_sprintf(a, "%lld", now_us),
+                          cr_arena_lld(a, cr_tqueue_interval_us()),
+                          cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_MAX")),
+                          cr_arena_lld(a, ttl_ms),
+                          cr_arena_lld(a, now_us),
                           /* at(now - TTL) needs the checkpoint before it; a minute to spare */
-                          cr_arena_sprintf(a, "%lld", ttl_ms + 60000)};
+                          cr_arena_lld(a, ttl_ms + 60000)};
     int rc = cr_redis_eval(a, &r, &cr_tqueue_join_lua, 3, 10, argv);
     if (rc != CR_OK)
         return rc;
@@ -225,8 +225,16 @@ int cr_tqueue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
         return CR_E_NOT_FOUND;
     struct cr_ttoken t;
     memset(&t, 0, sizeof(t));
-    if (r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING ||
-        sscanf(r->element[1]->str, "%lld:%lld:%lld", &t.seq, &t.admit_ms, &t.exp_ms) != 3)
+    if (r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING)
+        return CR_E_INTERNAL;
+    /* "seq:admit:exp", written by the script */
+    char *p = r->element[1]->str, *end = NULL;
+    t.seq = strtoll(p, &end, 10);
+    if (*end == ':')
+        t.admit_ms = strtoll(end + 1, &end, 10);
+    if (*end == ':')
+        t.exp_ms = strtoll(end + 1, &end, 10);
+    if (*end != '\0' || t.exp_ms == 0)
         return CR_E_INTERNAL;
     t.user = *user;
     memset(out, 0, sizeof(*out));
@@ -259,10 +267,10 @@ int cr_tqueue_leave(struct cr_arena *a, const char *token, int used)
     cr_uuid_format(&t.user, uid);
     const char *argv[] = {CR_TQ_REV, CR_TQ_STATE, "{q}:t:gw", "{q}:t:gone",
                           cr_arena_sprintf(a, "%lld-%s", t.seq, uid),
-                          cr_arena_sprintf(a, "%lld", t.exp_ms), used ? "U" : "G",
-                          cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us()), uid,
-                          cr_arena_sprintf(a, "%lld", t.seq),
-                          cr_arena_sprintf(a, "%lld", t.admit_ms)};
+                          cr_arena_lld(a, t.exp_ms), used ? "U" : "G",
+                          cr_arena_lld(a, cr_tqueue_interval_us()), uid,
+                          cr_arena_lld(a, t.seq),
+                          cr_arena_lld(a, t.admit_ms)};
     return cr_redis_eval(a, &r, &cr_tqueue_leave_lua, 4, 11, argv);
 }
 
@@ -302,8 +310,8 @@ int cr_tqueue_maintain(struct cr_arena *a, struct cr_tqueue_stats *st)
 {
     redisReply *r = NULL;
     const char *argv[] = {CR_TQ_REV, CR_TQ_STATE, "{q}:t:gw",
-                          cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX")),
-                          cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us())};
+                          cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_MAX")),
+                          cr_arena_lld(a, cr_tqueue_interval_us())};
     int rc = cr_redis_eval(a, &r, &cr_tqueue_maintain_lua, 3, 5, argv);
     if (rc != CR_OK)
         return rc;
@@ -321,8 +329,8 @@ int cr_tqueue_gauges(struct cr_arena *a, long long *waiting, long long *active,
 {
     redisReply *r = NULL;
     const char *argv[] = {CR_TQ_STATE, CR_TQ_CP, CR_TQ_REV, "{q}:t:gw", "{q}:t:gone",
-                          cr_arena_sprintf(a, "%lld", cr_tqueue_interval_us()),
-                          cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_TTL") * 1000),
+                          cr_arena_lld(a, cr_tqueue_interval_us()),
+                          cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_TTL") * 1000),
                           "10"};
     int rc = cr_redis_eval(a, &r, &cr_tqueue_gauges_lua, 5, 8, argv);
     if (rc != CR_OK)
