@@ -2,7 +2,10 @@
  *   {q}:wait    ZSET token -> arrival number (INCR of {q}:seq): the line, in order
  *   {q}:idle    ZSET token -> idle deadline (ms) of each waiter: who stopped polling
  *   {q}:active  ZSET token -> end of active time (ms): the admitted, at most QUEUE_ACTIVE_MAX
- *   {q}:adm     ZSET token -> admission time (ms), last 5 minutes: the measured rate
+ *   {q}:adm     ZSET admission number ({q}:admitted after it) -> admission time (ms), last 5
+ *               minutes: the measured rate. Every admission from the line; of those straight
+ *               from a join with nobody waiting, every 64th (the rate is what lies between the
+ *               oldest and the counter now)
  *   {q}:tok:<t> HASH user, state (W|A), exp: what the token gate reads, expiring with it
  *   {q}:known   HASH user -> the user's latest token ("" for none): one place in line per
  *               user (the token counts while {q}:tok:<t> lives), and the users known to exist
@@ -55,16 +58,18 @@
     "local function admit()\n"                                                                  \
     "  local k = 0\n"                                                                           \
     "  local free = max - redis.call('ZCARD', active)\n"                                        \
-    "  if free > 0 then\n"                                                                      \
-    "    for _, t in ipairs(redis.call('ZRANGE', wait, 0, free - 1)) do\n"                      \
+    "  local ts = free > 0 and redis.call('ZRANGE', wait, 0, free - 1) or {}\n"                 \
+    "  if #ts > 0 then\n"                                                                       \
+    "    local n = tonumber(redis.call('GET', P..'admitted') or '0')\n"                         \
+    "    for _, t in ipairs(ts) do\n"                                                           \
     "      local exp, tk = now + attl, P..'tok:'..t\n"                                          \
-    "      redis.call('ZREM', wait, t); redis.call('ZREM', idle, t)\n"                          \
-    "      redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"               \
-    "      redis.call('HSET', tk, 'state', 'A', 'exp', exp); redis.call('PEXPIREAT', tk, exp)\n" \
     "      k = k + 1\n"                                                                         \
+    "      redis.call('ZREM', wait, t); redis.call('ZREM', idle, t)\n"                          \
+    "      redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, n + k)\n"           \
+    "      redis.call('HSET', tk, 'state', 'A', 'exp', exp); redis.call('PEXPIREAT', tk, exp)\n" \
     "    end\n"                                                                                 \
+    "    redis.call('INCRBY', P..'admitted', k)\n"                                              \
     "  end\n"                                                                                   \
-    "  if k > 0 then redis.call('INCRBY', P..'admitted', k) end\n"                            \
     "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"                             \
     "  return k\n"                                                                              \
     "end\n"                                                                                     \
@@ -79,7 +84,9 @@
     "  local pos = 0\n"                                                                         \
     "  if h[1] == 'W' then pos = redis.call('ZRANK', wait, t) + 1 end\n"                        \
     "  local oldest = redis.call('ZRANGE', adm, 0, 0, 'WITHSCORES')\n"                          \
-    "  return {1, t, h[3], h[1], pos, tonumber(h[2]), redis.call('ZCARD', adm),\n"              \
+    "  local n = tonumber(redis.call('GET', P..'admitted') or '0')\n"                           \
+    "  local recent = oldest[1] and n - (tonumber(oldest[1]) or n) + 1 or 0\n"                  \
+    "  return {1, t, h[3], h[1], pos, tonumber(h[2]), recent,\n"                                \
     "          tonumber(oldest[2] or now), now, created}\n"                                     \
     "end\n"
 
@@ -90,9 +97,9 @@
  * holds; a new token goes straight to the active set when nobody waits and there is room,
  * which is what admit() would do with it at once, in fewer commands; and without purge()
  * first, which cannot change that decision (tokens past their time still in the active set
- * only make it look fuller; their keys are gone by their own expiry). The admissions of the
- * last 5 minutes are trimmed on every 64th admission there (and by every admit()): the
- * estimate reads only what is left of them. 9 commands. */
+ * only make it look fuller; their keys are gone by their own expiry). Every 64th admission
+ * there is recorded in {q}:adm (and the record trimmed to 5 minutes): enough to measure the
+ * rate, at 1/64 of the commands. 8 commands. */
 static struct cr_redis_script cr_queue_join_lua = {
     CR_QUEUE_PRELUDE
     "local u = ARGV[6]\n"
@@ -105,11 +112,13 @@ static struct cr_redis_script cr_queue_join_lua = {
     "if not t and redis.call('ZCARD', wait) == 0 and redis.call('ZCARD', active) < max then\n"
     "  t = ARGV[5]\n"
     "  local exp, tk = now + attl, P..'tok:'..t\n"
-    "  redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"
+    "  redis.call('ZADD', active, exp, t)\n"
     "  redis.call('HSET', tk, 'user', u, 'state', 'A', 'exp', exp)\n"
     "  redis.call('PEXPIREAT', tk, exp)\n"
     "  redis.call('HSET', KEYS[6], u, t)\n"
-    "  if redis.call('INCR', P..'admitted') % 64 == 0 then\n"
+    "  local n = redis.call('INCR', P..'admitted')\n"
+    "  if n % 64 == 0 then\n"
+    "    redis.call('ZADD', adm, now, n)\n"
     "    redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"
     "  end\n"
     /* what status(t, 1) would return for it (the estimate's inputs are unused when active) */
