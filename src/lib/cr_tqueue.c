@@ -5,6 +5,7 @@
  *                  last  the admission time (us) of the latest token: nobody later goes before it
  *                  seq   arrival numbers (tokens issued)
  *                  cp    the admission time (ms) of the latest checkpoint ({q}:t:cp)
+ *                  clk   the latest clock a join brought (us): time as the schedule sees it
  *                  <user> "seq:admit_ms:exp_ms" of the user's latest token (a re-join gets the
  *                        same token back while it lives: signing is deterministic), or "" for a
  *                        user known to exist with no token: the timed mode's known users
@@ -20,9 +21,9 @@
  *   {q}:t:gone   count of tokens given back or used before their admission time (/metrics)
  *   {q}:users    the known users of the default mode: a join asks it (once per user) when
  *                {q}:t does not know the user yet
- * A join is stamped with the worker's clock (passed to the script), not Redis's TIME: on one
- * machine it is the same clock; across hosts, NTP keeps them within milliseconds, the same
- * bound the token check already relies on. Order stays fair whatever the skew: a token is
+ * A join is stamped with the worker's clock (passed to the script), not Redis's TIME, and the
+ * script never lets that time go back (clk): on one machine it is the same clock; across
+ * hosts, NTP keeps them within milliseconds, the same bound the token check relies on. Order stays fair whatever the skew: a token is
  * never admitted before the previous one ("last"), so admission order is arrival order at
  * Redis. The other scripts use Redis's TIME (they are not on the hot path). */
 #include <math.h>
@@ -80,8 +81,10 @@ void cr_tqueue_place(long long admit_ms, long long seq, long long now_ms, double
  * again vouched). A known user's join runs two commands (HMGET, HSET), plus a checkpoint at
  * most once per 10 ms of admission times. */
 static struct cr_redis_script cr_tqueue_join_lua = {
-    "local h = redis.call('HMGET', KEYS[1], 'tat', 'last', 'seq', 'cp', ARGV[1])\n"
-    "local now = tonumber(ARGV[6])\n"
+    "local h = redis.call('HMGET', KEYS[1], 'tat', 'last', 'seq', 'cp', ARGV[1], 'clk')\n"
+    /* the latest clock seen: a join stamped a little earlier by another worker but run later
+     * must not find itself behind the token issued before it (and come back WAITING) */
+    "local now = math.max(tonumber(ARGV[6]), tonumber(h[6] or '0'))\n"
     "local now_ms = math.floor(now / 1000)\n"
     "local cur = h[5]\n"
     "if cur and cur ~= '' and tonumber(string.match(cur, '(%d+)$')) > now_ms then\n"
@@ -108,7 +111,7 @@ static struct cr_redis_script cr_tqueue_join_lua = {
     "end\n"
     "redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', math.max(tat, now) + T),\n"
     "           'last', string.format('%.0f', admit), 'seq', string.format('%d', seq),\n"
-    "           'cp', string.format('%d', cp), ARGV[1], v)\n"
+    "           'cp', string.format('%d', cp), 'clk', string.format('%.0f', now), ARGV[1], v)\n"
     "return {1, v, now_ms}\n",
     ""};
 
