@@ -6,9 +6,9 @@
  *     plus a checkpoint of two commands per 10 ms of admission times), at most 9 in redis
  *     mode (EVALSHA and 8, plus two every 64th admission); a re-join: 200, the same token
  *     (timed mode: EVALSHA and HMGET);
- *   - 200 joins at once from 16 threads: every one 201 ACTIVE (a join stamped by one worker
+ *   - 1,000 joins at once from 32 threads, 4 workers: every one 201 ACTIVE (a join stamped by one worker
  *     and run by Redis after another's must not come back WAITING), and /metrics then counts
- *     200 more active tokens and none waiting. */
+ *     1,000 more active tokens and none waiting. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +23,7 @@
 #include "cr_test.h"
 
 #define N 200
+#define CROWD 1000
 
 static int timed;
 
@@ -96,8 +97,9 @@ static void test_commands_per_join(void **state)
     }
     long long ms = cr_test_now_ms() - t0, calls = redis_calls() - calls0 - 1;
     long long sel = db_selects() - sel0;
-    /* the checkpoints: the first join's, then at most one per 10 ms of the run; two commands */
-    long long bound = timed ? 3 * N + 2 * (ms / 10 + 2) : 9 * N + 2 * (N / 64 + 1);
+    /* the checkpoints: the first join's, then at most one per 10 ms of the run; two commands;
+     * and each of the 4 workers' first call: an EVALSHA refused (NOSCRIPT), then an EVAL */
+    long long bound = (timed ? 3 * N + 2 * (ms / 10 + 2) : 9 * N + 2 * (N / 64 + 1)) + 4;
     print_message("  %s: %lld Redis commands for %d joins in %lld ms (%.2f a join, at most "
                   "%lld in all); %lld MariaDB SELECTs (the count's own included)\n",
                   timed ? "timed" : "redis", calls, N, ms, (double)calls / N, bound, sel);
@@ -110,14 +112,14 @@ static void test_commands_per_join(void **state)
     assert_string_equal(again, tok[0]);
     calls = redis_calls() - calls0 - 1;
     print_message("  a re-join: %lld Redis commands\n", calls);
-    if (timed)
-        assert_true(calls <= 2);
+    if (timed) /* one more if this worker had not run the script yet */
+        assert_true(calls <= 3);
 }
 
 struct crowd {
-    char uid[N][37];
-    long code[N];
-    char status[N][16];
+    char uid[CROWD][37];
+    long code[CROWD];
+    char status[CROWD][16];
 };
 
 static void crowd_join(int i, void *ctx)
@@ -131,12 +133,12 @@ static void test_concurrent_joins_all_active(void **state)
 {
     (void)state;
     static struct crowd c;
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < CROWD; i++)
         cr_test_new_user(c.uid[i]);
     long long active0 = metric("concert_queue_active");
-    cr_test_parallel(16, N, crowd_join, &c);
+    cr_test_parallel(32, CROWD, crowd_join, &c);
     int bad = 0;
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < CROWD; i++)
         if (c.code[i] != 201 || strcmp(c.status[i], "ACTIVE") != 0) {
             if (bad++ < 5)
                 print_message("  join %d: %ld %s\n", i, c.code[i], c.status[i]);
@@ -145,7 +147,7 @@ static void test_concurrent_joins_all_active(void **state)
     assert_int_equal(metric("concert_queue_waiting"), 0);
     long long active = metric("concert_queue_active");
     print_message("  active: %lld before the crowd, %lld after\n", active0, active);
-    assert_int_equal(active - active0, N);
+    assert_int_equal(active - active0, CROWD);
 }
 
 int main(void)
