@@ -23,7 +23,10 @@
  *                {q}:t does not know the user yet
  * A join is stamped with the worker's clock (passed to the script), not Redis's TIME, and the
  * script never lets that time go back (clk): on one machine it is the same clock; across
- * hosts, NTP keeps them within milliseconds, the same bound the token check relies on. Order stays fair whatever the skew: a token is
+ * hosts, NTP keeps them within milliseconds, the same bound the token check relies on. A
+ * clock more than a second ahead of the latest seen is checked against TIME (a second
+ * command, after every quiet second only), so a host whose clock is far ahead cannot push
+ * the schedule: the skew the schedule accepts is at most a second. Order stays fair whatever the skew: a token is
  * never admitted before the previous one ("last"), so admission order is arrival order at
  * Redis. The other scripts use Redis's TIME (they are not on the hot path). */
 #include <math.h>
@@ -79,12 +82,21 @@ void cr_tqueue_place(long long admit_ms, long long seq, long long now_ms, double
  * Returns {0, "seq:admit:exp", now_ms} for the live token, {1, ..., now_ms} for a new one,
  * {-1} for a user known neither to {q}:t nor to {q}:users (the caller asks MariaDB and calls
  * again vouched). A known user's join runs two commands (HMGET, HSET), plus a checkpoint at
- * most once per 10 ms of admission times. */
+ * most once per 10 ms of admission times, and TIME after a quiet second. */
 static struct cr_redis_script cr_tqueue_join_lua = {
     "local h = redis.call('HMGET', KEYS[1], 'tat', 'last', 'seq', 'cp', ARGV[1], 'clk')\n"
+    /* A clock more than a second past the latest one seen is checked against Redis's TIME
+     * (once after every quiet second, so rarely in a crowd): a host whose clock ran far ahead
+     * must not push every later admission after its own. */
+    "local now, clk = tonumber(ARGV[6]), tonumber(h[6] or '0')\n"
+    "if now > clk + 1000000 then\n"
+    "  local tm = redis.call('TIME')\n"
+    "  local rt = tonumber(tm[1]) * 1000000 + tonumber(tm[2])\n"
+    "  if now > rt + 1000000 then now = rt end\n"
+    "end\n"
     /* the latest clock seen: a join stamped a little earlier by another worker but run later
      * must not find itself behind the token issued before it (and come back WAITING) */
-    "local now = math.max(tonumber(ARGV[6]), tonumber(h[6] or '0'))\n"
+    "now = math.max(now, clk)\n"
     "local now_ms = math.floor(now / 1000)\n"
     "local cur = h[5]\n"
     "if cur and cur ~= '' and tonumber(string.match(cur, '(%d+)$')) > now_ms then\n"
