@@ -138,6 +138,23 @@ char *cr_arena_strdup(struct cr_arena *a, const char *s)
     return cr_arena_strndup(a, s, strlen(s));
 }
 
+char *cr_arena_lld(struct cr_arena *a, long long v)
+{
+    char d[24], *out = cr_arena_alloc(a, 24), *p = out;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = d[--n];
+    *p = '\0';
+    return out;
+}
+
 char *cr_arena_sprintf(struct cr_arena *a, const char *fmt, ...)
 {
     va_list ap;

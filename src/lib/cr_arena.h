@@ -20,6 +20,9 @@ char *cr_arena_strdup(struct cr_arena *a, const char *s);
 char *cr_arena_strndup(struct cr_arena *a, const char *s, size_t n);
 char *cr_arena_sprintf(struct cr_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* v in decimal, as cr_arena_sprintf(a, "%lld", v) makes it without printf's cost (the
+ * arguments of the hot Redis scripts). */
+char *cr_arena_lld(struct cr_arena *a, long long v);
 
 /* Registers fn(ptr) to run at the next reset or free (json-c objects, hiredis replies...).
  * A NULL ptr is not registered. */

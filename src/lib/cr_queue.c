@@ -2,15 +2,23 @@
  *   {q}:wait    ZSET token -> arrival number (INCR of {q}:seq): the line, in order
  *   {q}:idle    ZSET token -> idle deadline (ms) of each waiter: who stopped polling
  *   {q}:active  ZSET token -> end of active time (ms): the admitted, at most QUEUE_ACTIVE_MAX
- *   {q}:adm     ZSET token -> admission time (ms), last 5 minutes: the measured rate
+ *   {q}:adm     ZSET admission number ({q}:admitted after it) -> admission time (ms), last 5
+ *               minutes: the measured rate. Every admission from the line; of those straight
+ *               from a join with nobody waiting, every 64th (the rate is what lies between the
+ *               oldest and the counter now)
  *   {q}:tok:<t> HASH user, state (W|A), exp: what the token gate reads, expiring with it
- *   {q}:user:<u> the user's live token (one place in line per user), expiring with it
+ *   {q}:known   HASH user -> the user's latest token ("" for none): one place in line per
+ *               user (the token counts while {q}:tok:<t> lives), and the users known to exist
+ *               in MariaDB (users are never deleted), so that a join needs no database lookup:
+ *               one HGET answers both. Filled by the wallet on creation and by a join that had
+ *               to ask MariaDB. Losing it costs lookups, never correctness.
  *   {q}:used:<t> user of a token spent by a payment, kept 24 hours
  *   {q}:admitted count of every admission since the line began (/metrics)
- *   {q}:users   SET of the users known to exist in MariaDB (users are never deleted), so that
- *               a join needs no database lookup; filled by the wallet on creation and by a
- *               join that had to ask MariaDB. Losing it costs lookups, never correctness.
- * Time is Redis's own TIME, so every process agrees on it. */
+ *   {q}:users   SET of the users known before {q}:known existed: asked once per user, by a
+ *               join that finds the user in neither
+ * Time is the worker's clock, passed to every script (ARGV[4]): one Redis command fewer than
+ * TIME; on one machine it is the same clock, across hosts NTP keeps them within milliseconds,
+ * which moves deadlines by as much and never the order of the line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,22 +28,22 @@
 #include "cr_error.h"
 #include "cr_queue.h"
 #include "cr_redis.h"
+#include "cr_time.h"
 #include "cr_tqueue.h"
 
 #define CR_QUEUE_USED_TTL_MS "86400000"
 
 /* Shared by every script: KEYS[1..5] = wait, idle, active, adm, seq;
- * ARGV[1..3] = QUEUE_ACTIVE_MAX, active TTL ms, idle TTL ms. */
+ * ARGV[1..4] = QUEUE_ACTIVE_MAX, active TTL ms, idle TTL ms, now ms. */
 #define CR_QUEUE_PRELUDE                                                                        \
     "local wait, idle, active, adm, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"        \
     "local max, attl, ittl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"         \
-    "local tm = redis.call('TIME')\n"                                                           \
-    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"                 \
+    "local now = tonumber(ARGV[4])\n"                                                           \
     "local P = '{q}:'\n"                                                                        \
     "local function drop(t)\n"                                                                  \
     "  local u = redis.call('HGET', P..'tok:'..t, 'user')\n"                                    \
     "  redis.call('DEL', P..'tok:'..t)\n"                                                       \
-    "  if u and redis.call('GET', P..'user:'..u) == t then redis.call('DEL', P..'user:'..u) end\n" \
+    "  if u and redis.call('HGET', P..'known', u) == t then redis.call('HSET', P..'known', u, '') end\n" \
     "end\n"                                                                                     \
     "local function purge()\n"                                                                  \
     "  local n, m = 0, 0\n"                                                                     \
@@ -50,18 +58,18 @@
     "local function admit()\n"                                                                  \
     "  local k = 0\n"                                                                           \
     "  local free = max - redis.call('ZCARD', active)\n"                                        \
-    "  if free > 0 then\n"                                                                      \
-    "    for _, t in ipairs(redis.call('ZRANGE', wait, 0, free - 1)) do\n"                      \
+    "  local ts = free > 0 and redis.call('ZRANGE', wait, 0, free - 1) or {}\n"                 \
+    "  if #ts > 0 then\n"                                                                       \
+    "    local n = tonumber(redis.call('GET', P..'admitted') or '0')\n"                         \
+    "    for _, t in ipairs(ts) do\n"                                                           \
     "      local exp, tk = now + attl, P..'tok:'..t\n"                                          \
-    "      redis.call('ZREM', wait, t); redis.call('ZREM', idle, t)\n"                          \
-    "      redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"               \
-    "      redis.call('HSET', tk, 'state', 'A', 'exp', exp); redis.call('PEXPIREAT', tk, exp)\n" \
-    "      local u = redis.call('HGET', tk, 'user')\n"                                          \
-    "      if u then redis.call('PEXPIREAT', P..'user:'..u, exp) end\n"                         \
     "      k = k + 1\n"                                                                         \
+    "      redis.call('ZREM', wait, t); redis.call('ZREM', idle, t)\n"                          \
+    "      redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, n + k)\n"           \
+    "      redis.call('HSET', tk, 'state', 'A', 'exp', exp); redis.call('PEXPIREAT', tk, exp)\n" \
     "    end\n"                                                                                 \
+    "    redis.call('INCRBY', P..'admitted', k)\n"                                              \
     "  end\n"                                                                                   \
-    "  if k > 0 then redis.call('INCRBY', P..'admitted', k) end\n"                            \
     "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"                             \
     "  return k\n"                                                                              \
     "end\n"                                                                                     \
@@ -69,7 +77,6 @@
     "  local dl, tk = now + ittl, P..'tok:'..t\n"                                               \
     "  redis.call('ZADD', idle, dl, t); redis.call('HSET', tk, 'exp', dl)\n"                    \
     "  redis.call('PEXPIREAT', tk, dl)\n"                                                       \
-    "  redis.call('PEXPIREAT', P..'user:'..redis.call('HGET', tk, 'user'), dl)\n"               \
     "end\n"                                                                                     \
     "local function status(t, created)\n"                                                       \
     "  local h = redis.call('HMGET', P..'tok:'..t, 'state', 'exp', 'user')\n"                   \
@@ -77,44 +84,55 @@
     "  local pos = 0\n"                                                                         \
     "  if h[1] == 'W' then pos = redis.call('ZRANK', wait, t) + 1 end\n"                        \
     "  local oldest = redis.call('ZRANGE', adm, 0, 0, 'WITHSCORES')\n"                          \
-    "  return {1, t, h[3], h[1], pos, tonumber(h[2]), redis.call('ZCARD', adm),\n"              \
+    "  local n = tonumber(redis.call('GET', P..'admitted') or '0')\n"                           \
+    "  local recent = oldest[1] and n - (tonumber(oldest[1]) or n) + 1 or 0\n"                  \
+    "  return {1, t, h[3], h[1], pos, tonumber(h[2]), recent,\n"                                \
     "          tonumber(oldest[2] or now), now, created}\n"                                     \
     "end\n"
 
-/* KEYS[6] = {q}:user:<u>, KEYS[7] = {q}:users; ARGV[4] = a fresh token, ARGV[5] = the user,
- * ARGV[6] = 1 when the caller found the user in MariaDB (it is added to {q}:users), 0 when
- * the script must find it in {q}:users and otherwise returns {-1} without joining.
- * The join storm's hot path: a new token goes straight to the active set when nobody waits
- * and there is room, which is what admit() would do with it at once, in fewer commands; and
- * without purge() first, which cannot change that decision (tokens past their time still in
- * the active set only make it look fuller; their keys are gone by their own expiry). */
+/* KEYS[6] = {q}:known, KEYS[7] = {q}:users; ARGV[5] = a fresh token, ARGV[6] = the user,
+ * ARGV[7] = 1 when the caller found the user in MariaDB, 0 when the script must find it in
+ * {q}:known (or {q}:users) and otherwise returns {-1} without joining.
+ * The join storm's hot path: one HGET says whether the user is known and which token it
+ * holds; a new token goes straight to the active set when nobody waits and there is room,
+ * which is what admit() would do with it at once, in fewer commands; and without purge()
+ * first, which cannot change that decision (tokens past their time still in the active set
+ * only make it look fuller; their keys are gone by their own expiry). Every 64th admission
+ * there is recorded in {q}:adm (and the record trimmed to 5 minutes): enough to measure the
+ * rate, at 1/64 of the commands. 8 commands. */
 static struct cr_redis_script cr_queue_join_lua = {
     CR_QUEUE_PRELUDE
-    "if ARGV[6] == '1' then redis.call('SADD', KEYS[7], ARGV[5])\n"
-    "elseif redis.call('SISMEMBER', KEYS[7], ARGV[5]) == 0 then return {-1} end\n"
-    "local function live(t) return t and redis.call('EXISTS', P..'tok:'..t) == 1 and t end\n"
-    "local t, created = live(redis.call('GET', KEYS[6])), 0\n"
+    "local u = ARGV[6]\n"
+    "local cur = redis.call('HGET', KEYS[6], u)\n"
+    "if not cur and ARGV[7] ~= '1' and redis.call('SISMEMBER', KEYS[7], u) == 0 then\n"
+    "  return {-1}\n"
+    "end\n"
+    "local function live(t) return t and t ~= '' and redis.call('EXISTS', P..'tok:'..t) == 1 and t end\n"
+    "local t, created = live(cur), 0\n"
     "if not t and redis.call('ZCARD', wait) == 0 and redis.call('ZCARD', active) < max then\n"
-    "  t = ARGV[4]\n"
+    "  t = ARGV[5]\n"
     "  local exp, tk = now + attl, P..'tok:'..t\n"
-    "  redis.call('ZADD', active, exp, t); redis.call('ZADD', adm, now, t)\n"
-    "  redis.call('HSET', tk, 'user', ARGV[5], 'state', 'A', 'exp', exp)\n"
+    "  redis.call('ZADD', active, exp, t)\n"
+    "  redis.call('HSET', tk, 'user', u, 'state', 'A', 'exp', exp)\n"
     "  redis.call('PEXPIREAT', tk, exp)\n"
-    "  redis.call('SET', KEYS[6], t, 'PXAT', exp)\n"
-    "  redis.call('INCR', P..'admitted')\n"
-    "  redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"
+    "  redis.call('HSET', KEYS[6], u, t)\n"
+    "  local n = redis.call('INCR', P..'admitted')\n"
+    "  if n % 64 == 0 then\n"
+    "    redis.call('ZADD', adm, now, n)\n"
+    "    redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - 300000)\n"
+    "  end\n"
     /* what status(t, 1) would return for it (the estimate's inputs are unused when active) */
-    "  return {1, t, ARGV[5], 'A', 0, exp, 0, now, now, 1}\n"
+    "  return {1, t, u, 'A', 0, exp, 0, now, now, 1}\n"
     "end\n"
     "purge()\n"
     "t = live(t)\n" /* purge() drops a token in the very millisecond its time ends */
     "if not t then\n"
-    "  t, created = ARGV[4], 1\n"
+    "  t, created = ARGV[5], 1\n"
     "  local dl, tk = now + ittl, P..'tok:'..t\n"
     "  redis.call('ZADD', wait, redis.call('INCR', seq), t); redis.call('ZADD', idle, dl, t)\n"
-    "  redis.call('HSET', tk, 'user', ARGV[5], 'state', 'W', 'exp', dl)\n"
+    "  redis.call('HSET', tk, 'user', u, 'state', 'W', 'exp', dl)\n"
     "  redis.call('PEXPIREAT', tk, dl)\n"
-    "  redis.call('SET', KEYS[6], t, 'PXAT', dl)\n"
+    "  redis.call('HSET', KEYS[6], u, t)\n"
     "elseif redis.call('HGET', P..'tok:'..t, 'state') == 'W' then\n"
     "  touch(t)\n"
     "end\n"
@@ -122,24 +140,24 @@ static struct cr_redis_script cr_queue_join_lua = {
     "return status(t, created)\n",
     ""};
 
-/* ARGV[4] = the token. */
+/* ARGV[5] = the token. */
 static struct cr_redis_script cr_queue_poll_lua = {
     CR_QUEUE_PRELUDE
     "purge()\n"
     "admit()\n"
-    "if redis.call('HGET', P..'tok:'..ARGV[4], 'state') == 'W' then touch(ARGV[4]) end\n"
-    "return status(ARGV[4], 0)\n",
+    "if redis.call('HGET', P..'tok:'..ARGV[5], 'state') == 'W' then touch(ARGV[5]) end\n"
+    "return status(ARGV[5], 0)\n",
     ""};
 
-/* ARGV[4] = the token, ARGV[5] = 1 to record it as used, ARGV[6] = how long (ms). */
+/* ARGV[5] = the token, ARGV[6] = 1 to record it as used, ARGV[7] = how long (ms). */
 static struct cr_redis_script cr_queue_leave_lua = {
     CR_QUEUE_PRELUDE
-    "local t = ARGV[4]\n"
+    "local t = ARGV[5]\n"
     "local u = redis.call('HGET', P..'tok:'..t, 'user')\n"
     "if u then\n"
     "  redis.call('ZREM', wait, t); redis.call('ZREM', idle, t); redis.call('ZREM', active, t)\n"
     "  drop(t)\n"
-    "  if ARGV[5] == '1' then redis.call('SET', P..'used:'..t, u, 'PX', ARGV[6]) end\n"
+    "  if ARGV[6] == '1' then redis.call('SET', P..'used:'..t, u, 'PX', ARGV[7]) end\n"
     "end\n"
     "purge()\n"
     "admit()\n"
@@ -181,9 +199,10 @@ static int cr_queue_run(struct cr_arena *a, redisReply **reply, struct cr_redis_
     argv[n++] = "{q}:seq";
     for (int i = 0; i < nextra_keys; i++)
         argv[n++] = extra_keys[i];
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_MAX"));
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_ACTIVE_TTL") * 1000);
-    argv[n++] = cr_arena_sprintf(a, "%lld", cr_config_int("QUEUE_WAIT_IDLE_TTL") * 1000);
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_MAX"));
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_ACTIVE_TTL") * 1000);
+    argv[n++] = cr_arena_lld(a, cr_config_int("QUEUE_WAIT_IDLE_TTL") * 1000);
+    argv[n++] = cr_arena_lld(a, cr_time_now_ms());
     for (int i = 0; i < nargs; i++)
         argv[n++] = args[i];
     return cr_redis_eval(a, reply, s, 5 + nextra_keys, n, argv);
@@ -258,7 +277,7 @@ int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
     if (rc != CR_OK)
         return rc;
     cr_uuid_format(user, uid);
-    const char *keys[] = {cr_arena_sprintf(a, "{q}:user:%s", uid), "{q}:users"};
+    const char *keys[] = {"{q}:known", "{q}:users"};
     const char *args[] = {token, uid, vouched ? "1" : "0"};
     if ((rc = cr_queue_run(a, &r, &cr_queue_join_lua, 2, keys, 3, args)) != CR_OK)
         return rc;
@@ -272,7 +291,10 @@ int cr_queue_know_user(struct cr_arena *a, const struct cr_uuid *user)
 {
     char uid[CR_UUID_STRLEN];
     redisReply *r = NULL;
-    return cr_redis_cmd(a, &r, "SADD {q}:users %s", cr_uuid_format(user, uid));
+    cr_uuid_format(user, uid);
+    if (cr_queue_timed())
+        return cr_tqueue_know_user(a, uid);
+    return cr_redis_cmd(a, &r, "HSETNX {q}:known %s %s", uid, "");
 }
 
 int cr_queue_poll(struct cr_arena *a, const char *token, struct cr_queue_ticket *out)
@@ -343,23 +365,12 @@ int cr_queue_lookup(struct cr_arena *a, const char *token, int local_only,
     return CR_E_TOKEN_INVALID;
 }
 
-/* What /metrics shows of the line, read in one script so the three agree. Default mode: the
- * waiters, the active tokens whose time has not run out, the admissions counter. Timed mode
- * ({q}:t:pend, {q}:t:live, see cr_tqueue.c): waiting = tokens issued whose admission time is
- * ahead; active = tokens issued, admitted and not expired nor given back; admitted = tokens
- * issued (the arrival number) less those waiting and those given back before their time. */
+/* What /metrics shows of the line, read in one script so the three agree: the waiters, the
+ * active tokens whose time has not run out, the admissions counter. The timed mode has its
+ * own (cr_tqueue_gauges). */
 static struct cr_redis_script cr_queue_gauges_lua = {
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
-    "if ARGV[1] == 'timed' then\n"
-    "  local w = redis.call('ZCOUNT', '{q}:t:pend', '(' .. now, '+inf')\n"
-    "  local l = redis.call('ZCOUNT', '{q}:t:live', '(' .. now, '+inf')\n"
-    "  local s = tonumber(redis.call('GET', '{q}:t:seq') or '0')\n"
-    "  local g = tonumber(redis.call('GET', '{q}:t:gone') or '0')\n"
-    "  local adm = s - w - g\n"
-    "  if adm < 0 then adm = 0 end\n"
-    "  return {w, l - w, adm}\n"
-    "end\n"
     "return {redis.call('ZCARD', '{q}:wait'), redis.call('ZCOUNT', '{q}:active', '(' .. now, '+inf'),\n"
     "        tonumber(redis.call('GET', '{q}:admitted') or '0')}\n",
     ""};
@@ -368,16 +379,22 @@ int cr_queue_gauges(struct cr_arena *a, long long *waiting, long long *active,
                     long long *admitted)
 {
     redisReply *r = NULL;
-    const char *argv[] = {cr_queue_timed() ? "timed" : "redis"};
-    int rc = cr_redis_eval(a, &r, &cr_queue_gauges_lua, 0, 1, argv);
+    int rc = cr_queue_timed() ? cr_tqueue_gauges(a, waiting, active, admitted)
+                              : cr_redis_eval(a, &r, &cr_queue_gauges_lua, 0, 0, NULL);
     if (rc != CR_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
-        return CR_E_INTERNAL;
-    *waiting = cr_queue_int(r->element[0]);
-    *active = cr_queue_int(r->element[1]);
-    *admitted = cr_queue_int(r->element[2]);
+    if (r) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+            return CR_E_INTERNAL;
+        *waiting = cr_queue_int(r->element[0]);
+        *active = cr_queue_int(r->element[1]);
+        *admitted = cr_queue_int(r->element[2]);
+    }
+    if (*waiting < 0)
+        *waiting = 0;
     if (*active < 0)
         *active = 0;
+    if (*admitted < 0)
+        *admitted = 0;
     return CR_OK;
 }

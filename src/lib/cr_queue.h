@@ -23,8 +23,9 @@ struct cr_queue_ticket {
 };
 
 /* Gives user a place in line, or returns its live token (created = 0). Admits at once when
- * there is room. The user must be known to exist: with vouched = 0 the line's own set of
- * known users ({q}:users) decides, and a user not in it gets CR_E_NOT_FOUND (nothing
+ * there is room. The user must be known to exist: with vouched = 0 the line's own record of
+ * known users ({q}:known, or {q}:t in timed mode; then the older set {q}:users) decides, and
+ * a user in none gets CR_E_NOT_FOUND (nothing
  * changed: look it up in MariaDB and call again with vouched = 1, which records it).
  * CR_OK, CR_E_NOT_FOUND or CR_E_UNAVAILABLE. */
 int cr_queue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,

@@ -36,6 +36,13 @@ struct cr_tqueue_stats {
     long long backlog_seconds; /* how long a new arrival would wait now */
 };
 int cr_tqueue_maintain(struct cr_arena *a, struct cr_tqueue_stats *st);
+/* What /metrics shows of the mode (cr_queue_gauges): tokens waiting (admission time ahead),
+ * active (admitted, not expired, not given back or used) and admitted since the line began,
+ * counted from the arrival numbers and the checkpoints of admission times (cr_tqueue.c). */
+int cr_tqueue_gauges(struct cr_arena *a, long long *waiting, long long *active,
+                     long long *admitted);
+/* Records user (a formatted UUID) as known to exist, for joins in timed mode. */
+int cr_tqueue_know_user(struct cr_arena *a, const char *uid);
 
 /* A waiting token's position and wait from its admission time, the clock and the rate R
  * (API.md: the earlier tokens not yet admitted, plus one; the seconds until admission,

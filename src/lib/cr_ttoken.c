@@ -6,7 +6,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "cr_error.h"
 #include "cr_ttoken.h"
@@ -18,6 +17,10 @@ struct cr_ttoken_key {
     char id[CR_TTOKEN_KID_MAX + 1];
     unsigned char *secret;
     size_t len;
+    /* SHA-256 after the key's inner and outer pads, made on first use: an HMAC is then two
+     * context copies and two short hashes. HMAC() fetched the algorithm and keyed a new
+     * context on every call, a fifth of a timed join's CPU in the worker (bench/RESULTS.md). */
+    EVP_MD_CTX *inner, *outer;
 };
 static struct cr_ttoken_key cr_ttoken_keys[CR_TTOKEN_KEYS_MAX];
 static int cr_ttoken_nkeys;
@@ -29,6 +32,8 @@ void cr_ttoken_keys_clear(void)
     for (int i = 0; i < cr_ttoken_nkeys; i++) {
         OPENSSL_cleanse(cr_ttoken_keys[i].secret, cr_ttoken_keys[i].len);
         free(cr_ttoken_keys[i].secret);
+        EVP_MD_CTX_free(cr_ttoken_keys[i].inner);
+        EVP_MD_CTX_free(cr_ttoken_keys[i].outer);
     }
     memset(cr_ttoken_keys, 0, sizeof(cr_ttoken_keys));
     cr_ttoken_nkeys = 0;
@@ -172,7 +177,7 @@ static long cr_b64_decode(const char *s, size_t n, unsigned char *out, size_t ma
     return (long)o;
 }
 
-static const struct cr_ttoken_key *cr_ttoken_key_find(const unsigned char *id, size_t n)
+static struct cr_ttoken_key *cr_ttoken_key_find(const unsigned char *id, size_t n)
 {
     for (int i = 0; i < cr_ttoken_nkeys; i++)
         if (strlen(cr_ttoken_keys[i].id) == n && memcmp(cr_ttoken_keys[i].id, id, n) == 0)
@@ -196,12 +201,54 @@ static size_t cr_ttoken_body(const struct cr_ttoken *t, const char *kid, unsigne
     return n + 24;
 }
 
-static int cr_ttoken_mac(const struct cr_ttoken_key *k, const unsigned char *raw, size_t n,
+/* HMAC-SHA-256 (RFC 2104) with the key's pads hashed once. */
+static int cr_ttoken_pads(struct cr_ttoken_key *k)
+{
+    unsigned char block[64], pad[64];
+    unsigned int l = 0;
+    int ok = 0;
+    memset(block, 0, sizeof(block));
+    if (k->len > sizeof(block))
+        ok = EVP_Digest(k->secret, k->len, block, &l, EVP_sha256(), NULL);
+    else {
+        memcpy(block, k->secret, k->len);
+        ok = 1;
+    }
+    if (ok && (k->inner = EVP_MD_CTX_new()) != NULL && (k->outer = EVP_MD_CTX_new()) != NULL) {
+        for (int i = 0; i < 64; i++)
+            pad[i] = block[i] ^ 0x36;
+        ok = EVP_DigestInit_ex(k->inner, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(k->inner, pad, sizeof(pad));
+        for (int i = 0; i < 64; i++)
+            pad[i] = block[i] ^ 0x5c;
+        ok = ok && EVP_DigestInit_ex(k->outer, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(k->outer, pad, sizeof(pad));
+    } else
+        ok = 0;
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok) {
+        EVP_MD_CTX_free(k->inner);
+        EVP_MD_CTX_free(k->outer);
+        k->inner = k->outer = NULL;
+        return CR_E_INTERNAL;
+    }
+    return CR_OK;
+}
+
+static int cr_ttoken_mac(struct cr_ttoken_key *k, const unsigned char *raw, size_t n,
                          unsigned char *mac)
 {
-    unsigned int len = 0;
-    if (HMAC(EVP_sha256(), k->secret, (int)k->len, raw, n, mac, &len) == NULL ||
-        len != CR_TTOKEN_MAC)
+    static EVP_MD_CTX *c; /* scratch, kept for the process */
+    unsigned char ih[CR_TTOKEN_MAC];
+    unsigned int l1 = 0, l2 = 0;
+    if ((k->inner == NULL && cr_ttoken_pads(k) != CR_OK) ||
+        (c == NULL && (c = EVP_MD_CTX_new()) == NULL))
+        return CR_E_INTERNAL;
+    if (!EVP_MD_CTX_copy_ex(c, k->inner) || !EVP_DigestUpdate(c, raw, n) ||
+        !EVP_DigestFinal_ex(c, ih, &l1) || !EVP_MD_CTX_copy_ex(c, k->outer) ||
+        !EVP_DigestUpdate(c, ih, sizeof(ih)) || !EVP_DigestFinal_ex(c, mac, &l2) ||
+        l1 != CR_TTOKEN_MAC || l2 != CR_TTOKEN_MAC)
         return CR_E_INTERNAL;
     return CR_OK;
 }
@@ -211,7 +258,7 @@ int cr_ttoken_sign(struct cr_ttoken *t, char *out)
     unsigned char raw[CR_TTOKEN_RAW_MAX];
     if (cr_ttoken_nkeys == 0)
         return CR_E_INTERNAL;
-    const struct cr_ttoken_key *k = &cr_ttoken_keys[0];
+    struct cr_ttoken_key *k = &cr_ttoken_keys[0];
     size_t n = cr_ttoken_body(t, k->id, raw);
     if (cr_ttoken_mac(k, raw, n, raw + n) != CR_OK)
         return CR_E_INTERNAL;
@@ -232,7 +279,7 @@ int cr_ttoken_verify(const char *s, struct cr_ttoken *t)
     size_t k = raw[1];
     if (k < 1 || k > CR_TTOKEN_KID_MAX || (size_t)n != 2 + k + 16 + 24 + CR_TTOKEN_MAC)
         return CR_E_TOKEN_INVALID;
-    const struct cr_ttoken_key *key = cr_ttoken_key_find(raw + 2, k);
+    struct cr_ttoken_key *key = cr_ttoken_key_find(raw + 2, k);
     size_t body = (size_t)n - CR_TTOKEN_MAC;
     if (key == NULL || cr_ttoken_mac(key, raw, body, mac) != CR_OK ||
         CRYPTO_memcmp(mac, raw + body, CR_TTOKEN_MAC) != 0)

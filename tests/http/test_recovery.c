@@ -255,7 +255,7 @@ static long long judge_outage(const char *what, long long down, long long restar
     if (db_down) {
         assert_true(seen503[K_CONCERTS] > 0);
         assert_int_equal(while_down_2xx[K_CONCERTS], 0);
-        /* The queue join needs no MariaDB for a user the line already knows ({q}:users,
+        /* The queue join needs no MariaDB for a user the line already knows ({q}:known,
          * cr_queue.c), so while MariaDB is down it may answer 2xx as well as 503. */
     } else {
         assert_true(seen503[K_QUEUE] > 0);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "cr_arena.h"
@@ -128,6 +129,10 @@ static void test_sprintf(void **state)
     struct cr_arena *a = *state;
     assert_string_equal(cr_arena_sprintf(a, "%d-%s-%lld", 42, "x", -7LL), "42-x--7");
     assert_string_equal(cr_arena_sprintf(a, "%s", ""), "");
+    assert_string_equal(cr_arena_lld(a, 0), "0");
+    assert_string_equal(cr_arena_lld(a, -7), "-7");
+    assert_string_equal(cr_arena_lld(a, 1764265000123456LL), "1764265000123456");
+    assert_string_equal(cr_arena_lld(a, LLONG_MIN), "-9223372036854775808");
     /* Longer than one block */
     char *big = malloc(40000);
     assert_non_null(big);

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "cr_error.h"
 #include "cr_ttoken.h"
 
@@ -52,6 +55,42 @@ static void test_round_trip(void **state)
     /* Signing is deterministic: a re-join gets the very same token. */
     assert_int_equal(cr_ttoken_sign(&t, s2), CR_OK);
     assert_string_equal(s, s2);
+}
+
+/* The mac made from the key's precomputed pads is OpenSSL's one-shot HMAC-SHA-256 of the
+ * token's body, with a short key and with one longer than SHA-256's block (hashed first). */
+static void check_mac(const char *secret)
+{
+    char spec[200], s[CR_TTOKEN_STRLEN];
+    unsigned char raw[256], mac[32];
+    unsigned int len = 0;
+    struct cr_ttoken t;
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    snprintf(spec, sizeof(spec), "k1:%s", secret);
+    assert_int_equal(load(spec), CR_OK);
+    sample(&t);
+    assert_int_equal(cr_ttoken_sign(&t, s), CR_OK);
+    for (const char *p = s; *p; p++) {
+        acc = acc << 6 | (unsigned)(strchr(b64, *p) - b64);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            raw[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    assert_true(n > 32);
+    assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret), raw, n - 32, mac, &len));
+    assert_int_equal(len, 32);
+    assert_memory_equal(raw + n - 32, mac, 32);
+    assert_int_equal(cr_ttoken_verify(s, &t), CR_OK);
+}
+
+static void test_mac_is_hmac_sha256(void **state)
+{
+    (void)state;
+    check_mac(SECRET_A);
+    check_mac(SECRET_A SECRET_B "-more-than-sixty-four-bytes-in-all");
 }
 
 /* Changes the n-th bit of the decoded token by editing the text: every 6-bit character
@@ -178,6 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_mac_is_hmac_sha256),
         cmocka_unit_test(test_every_changed_bit_or_char_refused),
         cmocka_unit_test(test_truncated_extended_padded_refused),
         cmocka_unit_test(test_non_canonical_refused),
