@@ -6,12 +6,17 @@
  * count of one request agree with each other and with the reservation code, whether or not
  * the expiry job has run. A hold is live while hold_expires_at > now. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cr_catalog.h"
 #include "cr_db.h"
 #include "cr_error.h"
+#include "cr_log.h"
+#include "cr_redis.h"
+#include "cr_time.h"
 
 /* The list is small and static: a walk of the primary key in order. No parameters. */
 const char cr_catalog_sql_concerts[] = "SELECT id, title, venue FROM concerts ORDER BY id";
@@ -36,15 +41,18 @@ const char cr_catalog_sql_concert[] = "SELECT id FROM concerts WHERE id = ?";
  * schedule (const, by primary key) and its version row (const), joined to its seats in seat
  * order through uq_seats_schedule_seat (schedule_id, seat_no): one ref lookup without a
  * filesort. The status is the stored one as a code (SOLD 2, HELD 1, else 0) with its hold's
- * expiry: whether a hold is live is decided when the map is read, not when it is loaded.
+ * expiry: whether a hold is live is decided when the map is read, not when it is loaded. The
+ * holder's UUID (a primary-key lookup per held seat) lets a hold refuse a seat held by someone
+ * else without asking who the caller is (cr_catalog_seat_taken).
  * Parameter: schedule id. */
 const char cr_catalog_sql_seats[] =
     "SELECT sc.concert_id, sc.starts_at, COALESCE(v.version, 0), t.seat_no, t.price,"
     " CASE WHEN t.status = 'SOLD' THEN 2 WHEN t.status = 'HELD' THEN 1 ELSE 0 END,"
-    " t.hold_expires_at"
+    " t.hold_expires_at, u.uuid"
     " FROM schedules AS sc"
     " JOIN seats AS t ON t.schedule_id = sc.id"
     " LEFT JOIN seat_map_versions AS v ON v.schedule_id = sc.id"
+    " LEFT JOIN users AS u ON u.id = t.holder_user_id"
     " WHERE sc.id = ?"
     " ORDER BY t.seat_no";
 
@@ -84,21 +92,38 @@ int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
  *
  * Each worker keeps the maps it loaded, each with the version it was loaded at, in a
  * direct-mapped table of CR_CATALOG_CACHE_SLOTS slots (schedule ids are dense, so a sale's
- * schedules do not collide). A map is served from its copy when seat_map_versions still
- * holds that version: every write of a seat bumps it in the write's own transaction (the
- * triggers of sql/005_seat_map_version.sql), and the version is read after the write
- * committed whenever the read starts after it, so no worker serves a map older than the last
- * committed write; a copy whose version moved on is loaded again. The copy keeps each hold's
- * expiry and the status is decided against the reader's now, so a hold that ran out reads
- * AVAILABLE at once, as before. Memory: at most the slots' maps (50 seats: 1.2 KB each). */
+ * schedules do not collide). The version in seat_map_versions is the truth: every write of a
+ * seat bumps it in the write's own transaction (the triggers of sql/005_seat_map_version.sql),
+ * and a copy whose version moved on is loaded again. The copy keeps each hold's expiry and the
+ * status is decided against the reader's now, so a hold that ran out reads AVAILABLE at once.
+ *
+ * Asking MariaDB for the version costs a seat map as much as B2's whole request, so a copy is
+ * also validated by a cheaper key: the schedule's generation in Redis (CR_CATALOG_GEN_KEY), a
+ * value that every writer of seats in this library replaces with a new unique one after its
+ * COMMIT and before it answers (cr_catalog_touch). A copy remembers the generation read before
+ * the read of MariaDB that validated or loaded it; while Redis still holds that generation, no
+ * library write of the schedule's seats has committed since, and the copy is served without
+ * MariaDB. Readers never write a generation except to create a missing one (SET NX), so no
+ * reader can put an old one back. Writes that do not go through the library (a hand-written
+ * UPDATE, a loader) and a writer that dies between its COMMIT and its touch do not change the
+ * generation: for those, a copy is trusted on its generation for CR_CATALOG_TRUST_MS at most
+ * after MariaDB last confirmed it, then asks MariaDB again. Holds that run out need no touch
+ * (they read AVAILABLE from the copy at once), so the expiry job and the release of run-out
+ * holds do not touch. Without Redis (down, or the timed queue mode's Redis gone) every read asks
+ * MariaDB, as before. Memory: at most the slots' maps (50 seats: 2 KB each). */
 
 #define CR_CATALOG_CACHE_SLOTS 1024
+#define CR_CATALOG_GEN_KEY "cr:seatgen:%lld"
+#define CR_CATALOG_GEN_LEN 48
+#define CR_CATALOG_TRUST_MS 1000
 
 struct cr_catalog_cseat {
     long long seat_no;
     long long price;
     long long hold_until; /* ms; meaningful when code is CR_SEAT_HELD */
     int code;             /* enum cr_seat_status as stored: HELD may have run out */
+    int has_holder;
+    struct cr_uuid holder; /* the holder's UUID when has_holder */
 };
 
 struct cr_catalog_cmap {
@@ -106,6 +131,8 @@ struct cr_catalog_cmap {
     long long version;
     long long concert_id;
     long long starts_at;
+    char gen[CR_CATALOG_GEN_LEN]; /* Redis generation read before it was last confirmed; "" none */
+    long long confirmed_ms;       /* monotonic ms of MariaDB's last confirmation */
     int nseats;
     struct cr_catalog_cseat *seats; /* malloc'd, nseats entries */
 };
@@ -118,9 +145,58 @@ static struct cr_catalog_cmap *cr_catalog_slot(long long schedule_id)
     return &cr_catalog_cache[(unsigned long long)schedule_id % CR_CATALOG_CACHE_SLOTS];
 }
 
-/* Loads schedule_id's map and version into its slot (replacing what was there). CR_OK,
- * CR_E_NOT_FOUND (no such schedule), CR_E_INTERNAL (out of memory) or a database error. */
-static int cr_catalog_load(struct cr_arena *a, long long schedule_id, struct cr_catalog_cmap **out)
+/* A value no other writer or reader ever makes: this process, its own counter and the
+ * clock. */
+static void cr_catalog_gen_new(char *out)
+{
+    static unsigned long long counter;
+    snprintf(out, CR_CATALOG_GEN_LEN, "%lx.%llx.%llx", (unsigned long)getpid(), ++counter,
+             (unsigned long long)cr_time_now_ms());
+}
+
+/* Reads schedule_id's generation into gen (CR_CATALOG_GEN_LEN bytes), creating it when
+ * missing. On any failure gen is "" (nothing is trusted on it) and the read goes on without. */
+static void cr_catalog_gen_read(struct cr_arena *a, long long schedule_id, char *gen)
+{
+    redisReply *r = NULL;
+    gen[0] = '\0';
+    if (cr_redis_cmd(a, &r, "GET " CR_CATALOG_GEN_KEY, schedule_id) != CR_OK)
+        return;
+    if (r->type == REDIS_REPLY_NIL) {
+        /* First read since Redis lost it or ever: ours, unless someone was quicker (then
+         * GET returns theirs). */
+        char mine[CR_CATALOG_GEN_LEN];
+        cr_catalog_gen_new(mine);
+        if (cr_redis_cmd(a, &r, "SET " CR_CATALOG_GEN_KEY " %s NX GET", schedule_id, mine) !=
+            CR_OK)
+            return;
+        if (r->type == REDIS_REPLY_NIL) {
+            memcpy(gen, mine, CR_CATALOG_GEN_LEN);
+            return;
+        }
+    }
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < CR_CATALOG_GEN_LEN) {
+        memcpy(gen, r->str, r->len);
+        gen[r->len] = '\0';
+    }
+}
+
+void cr_catalog_touch(struct cr_arena *a, long long schedule_id)
+{
+    redisReply *r = NULL;
+    char gen[CR_CATALOG_GEN_LEN];
+    cr_catalog_gen_new(gen);
+    if (cr_redis_cmd(a, &r, "SET " CR_CATALOG_GEN_KEY " %s", schedule_id, gen) != CR_OK)
+        cr_log_warn("schedule %lld: seat-map generation not renewed; copies may be up to %d ms "
+                    "old",
+                    schedule_id, CR_CATALOG_TRUST_MS);
+}
+
+/* Loads schedule_id's map and version into its slot (replacing what was there), as confirmed
+ * under gen (read before this; "" for none). CR_OK, CR_E_NOT_FOUND (no such schedule),
+ * CR_E_INTERNAL (out of memory) or a database error. */
+static int cr_catalog_load(struct cr_arena *a, long long schedule_id, const char *gen,
+                           struct cr_catalog_cmap **out)
 {
     struct cr_db_rows rows;
     struct cr_db_val p[] = {CR_DB_I(schedule_id)};
@@ -131,8 +207,10 @@ static int cr_catalog_load(struct cr_arena *a, long long schedule_id, struct cr_
     int n = rows.nrows;
     long long version = n > 0 ? CR_DB_CELL(&rows, 0, 2)->i : -1;
     if (n == 0) {
-        /* A schedule without seats (yet): its copy is never current (version -1), because
-         * the seats of a loader's INSERT could commit between this read and the last. */
+        /* A schedule without seats (yet): its copy is never current (version -1, no
+         * generation), because the seats of a loader's INSERT could commit between this read
+         * and the last. */
+        gen = "";
         if ((rc = cr_db_query(a, cr_catalog_sql_schedule, p, 1, &rows)) != CR_OK)
             return rc;
         if (rows.nrows == 0)
@@ -150,25 +228,48 @@ static int cr_catalog_load(struct cr_arena *a, long long schedule_id, struct cr_
     m->concert_id = CR_DB_CELL(&rows, 0, 0)->i;
     m->starts_at = CR_DB_CELL(&rows, 0, 1)->i;
     m->version = version;
+    snprintf(m->gen, sizeof(m->gen), "%s", gen);
+    m->confirmed_ms = cr_time_mono_ms();
     m->nseats = n;
     for (int r = 0; r < n; r++) {
         struct cr_catalog_cseat *s = &m->seats[r];
         const struct cr_db_val *until = CR_DB_CELL(&rows, r, 6);
+        const struct cr_db_val *holder = CR_DB_CELL(&rows, r, 7);
         s->seat_no = CR_DB_CELL(&rows, r, 3)->i;
         s->price = CR_DB_CELL(&rows, r, 4)->i;
         s->code = (int)CR_DB_CELL(&rows, r, 5)->i;
         s->hold_until = until->type == CR_DB_TIME ? until->i : 0;
+        s->has_holder = holder->type == CR_DB_STR && holder->len == 16;
+        if (s->has_holder)
+            memcpy(s->holder.b, holder->s, 16);
     }
     *out = m;
     return CR_OK;
 }
 
+/* Whether m, a copy of schedule_id, may be served on gen alone (without MariaDB). */
+static int cr_catalog_trusted(const struct cr_catalog_cmap *m, long long schedule_id,
+                              const char *gen)
+{
+    return m->schedule_id == schedule_id && gen[0] != '\0' && strcmp(gen, m->gen) == 0 &&
+           cr_time_mono_ms() - m->confirmed_ms < CR_CATALOG_TRUST_MS;
+}
+
 /* The map of schedule_id as of the committed version: its copy when version (already read by
- * the caller; -1 when not) or a fresh read of the version says it is current, else loaded. */
+ * the caller; -1 when not) says it is current, or, when not given, when the Redis generation
+ * or else a fresh read of the version says so; otherwise loaded. */
 static int cr_catalog_map(struct cr_arena *a, long long schedule_id, long long version,
                           struct cr_catalog_cmap **out)
 {
     struct cr_catalog_cmap *m = cr_catalog_slot(schedule_id);
+    char gen[CR_CATALOG_GEN_LEN] = "";
+    if (version < 0) {
+        cr_catalog_gen_read(a, schedule_id, gen);
+        if (cr_catalog_trusted(m, schedule_id, gen)) {
+            *out = m;
+            return CR_OK;
+        }
+    }
     if (m->schedule_id == schedule_id) {
         if (version < 0) {
             struct cr_db_rows rows;
@@ -177,13 +278,18 @@ static int cr_catalog_map(struct cr_arena *a, long long schedule_id, long long v
             if (rc != CR_OK)
                 return rc;
             version = rows.nrows > 0 ? CR_DB_CELL(&rows, 0, 0)->i : 0;
+            if (version == m->version) {
+                /* Confirmed under the generation read before the version. */
+                snprintf(m->gen, sizeof(m->gen), "%s", gen);
+                m->confirmed_ms = cr_time_mono_ms();
+            }
         }
         if (version == m->version) {
             *out = m;
             return CR_OK;
         }
     }
-    return cr_catalog_load(a, schedule_id, out);
+    return cr_catalog_load(a, schedule_id, gen, out);
 }
 
 /* The status a cached seat reads as at now_ms. */
@@ -262,6 +368,31 @@ int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms
         out->seats[i].status = cr_catalog_visible(&m->seats[i], now_ms);
     }
     return CR_OK;
+}
+
+int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long seat_no,
+                          const struct cr_uuid *user, long long now_ms)
+{
+    struct cr_catalog_cmap *m;
+    if (cr_catalog_map(a, schedule_id, -1, &m) != CR_OK)
+        return 0; /* no such schedule, or the database failed: the transaction will say */
+    const struct cr_catalog_cseat *s = NULL;
+    if (seat_no >= 1 && seat_no <= m->nseats && m->seats[seat_no - 1].seat_no == seat_no)
+        s = &m->seats[seat_no - 1];
+    for (int i = 0; s == NULL && i < m->nseats; i++)
+        if (m->seats[i].seat_no == seat_no)
+            s = &m->seats[i];
+    if (s == NULL)
+        return 0; /* a 404 (or a seat past total_seats) is the transaction's to say */
+    switch (cr_catalog_visible(s, now_ms)) {
+    case CR_SEAT_SOLD:
+        return 1;
+    case CR_SEAT_HELD:
+        return !s->has_holder || memcmp(s->holder.b, user->b, 16) != 0;
+    case CR_SEAT_AVAILABLE:
+    default:
+        return 0;
+    }
 }
 
 const char *cr_catalog_seat_status_name(enum cr_seat_status s)
