@@ -1,4 +1,5 @@
 /* routes.c: the concert group: concerts, upcoming schedules and seat maps (API.md 8-10). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cr_catalog.h"
@@ -134,6 +135,19 @@ static int concert_seats(struct cr_req *req, struct cr_resp *resp)
     resp->status = 200;
     resp->raw = concert_seat_map_text(req->arena, &m);
     return CR_OK;
+}
+
+/* Before the gate of a seat map: its generation's read rides with the token's (one Redis
+ * round trip for both). Only a well-formed id is read; the handler judges the rest. */
+void concert_before_gate(const struct cr_route *route, struct cr_req *req)
+{
+    char *end = NULL;
+    if (route->handler != concert_seats || req->nparams < 1 || req->params[0][0] == '\0' ||
+        req->params[0][0] == '-')
+        return;
+    long long id = strtoll(req->params[0], &end, 10);
+    if (*end == '\0' && id > 0)
+        cr_catalog_seats_prefetch(req->arena, id);
 }
 
 /* GET /metrics: the Prometheus exposition of every group (nginx lets only loopback in). */

@@ -159,8 +159,11 @@ static void cr_catalog_gen_new(char *out)
 static void cr_catalog_gen_read(struct cr_arena *a, long long schedule_id, char *gen)
 {
     redisReply *r = NULL;
+    char tag[40];
     gen[0] = '\0';
-    if (cr_redis_cmd(a, &r, "GET " CR_CATALOG_GEN_KEY, schedule_id) != CR_OK)
+    snprintf(tag, sizeof(tag), "seatgen:%lld", schedule_id);
+    if (cr_redis_ridden(a, tag, &r) != CR_OK &&
+        cr_redis_cmd(a, &r, "GET " CR_CATALOG_GEN_KEY, schedule_id) != CR_OK)
         return;
     if (r->type == REDIS_REPLY_NIL) {
         /* First read since Redis lost it or ever: ours, unless someone was quicker (then
@@ -179,6 +182,13 @@ static void cr_catalog_gen_read(struct cr_arena *a, long long schedule_id, char 
         memcpy(gen, r->str, r->len);
         gen[r->len] = '\0';
     }
+}
+
+void cr_catalog_seats_prefetch(struct cr_arena *a, long long schedule_id)
+{
+    char tag[40];
+    snprintf(tag, sizeof(tag), "seatgen:%lld", schedule_id);
+    cr_redis_ride(a, tag, "GET " CR_CATALOG_GEN_KEY, schedule_id);
 }
 
 void cr_catalog_touch(struct cr_arena *a, long long schedule_id)

@@ -83,6 +83,11 @@ int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms
 int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long seat_no,
                           const struct cr_uuid *user, long long now_ms);
 
+/* Sends the read of schedule_id's Redis generation with the request's next Redis command (the
+ * token gate's), so that cr_catalog_seats finds it without a round trip of its own
+ * (cr_redis_ride). Nothing happens when no command follows (the timed mode's gate). */
+void cr_catalog_seats_prefetch(struct cr_arena *a, long long schedule_id);
+
 /* Gives schedule_id's seat map a new Redis generation, so that no worker serves its copy
  * without asking MariaDB again. Every writer of seats in the library calls it after its
  * COMMIT and before it answers; a failure is logged (copies then live at most 1 s longer). */
