@@ -6,6 +6,7 @@
  * count of one request agree with each other and with the reservation code, whether or not
  * the expiry job has run. A hold is live while hold_expires_at > now. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cr_db.h"
 #include "cr_error.h"
 #include "cr_log.h"
+#include "cr_queue.h"
 #include "cr_redis.h"
 #include "cr_time.h"
 
@@ -109,8 +111,9 @@ int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
  * generation: for those, a copy is trusted on its generation for CR_CATALOG_TRUST_MS at most
  * after MariaDB last confirmed it, then asks MariaDB again. Holds that run out need no touch
  * (they read AVAILABLE from the copy at once), so the expiry job and the release of run-out
- * holds do not touch. Without Redis (down, or the timed queue mode's Redis gone) every read asks
- * MariaDB, as before. Memory: at most the slots' maps (50 seats: 2 KB each). */
+ * holds do not touch. Without Redis (down) every read asks MariaDB, as before; so does every
+ * read in the timed queue mode, whose reads make no Redis command at all (issue 14: its seat
+ * map costs the version read, and no generation is read or written). Memory: at most the slots' maps (50 seats: 2 KB each). */
 
 #define CR_CATALOG_CACHE_SLOTS 1024
 #define CR_CATALOG_GEN_KEY "cr:seatgen:%lld"
@@ -135,6 +138,10 @@ struct cr_catalog_cmap {
     long long confirmed_ms;       /* monotonic ms of MariaDB's last confirmation */
     int nseats;
     struct cr_catalog_cseat *seats; /* malloc'd, nseats entries */
+    char *text;            /* malloc'd seat-map JSON of these seats, or NULL */
+    size_t text_len;
+    long long text_from;   /* the text is right for now in [text_from, text_until): from its */
+    long long text_until;  /* rendering to the end of the first hold it shows HELD */
 };
 
 static struct cr_catalog_cmap cr_catalog_cache[CR_CATALOG_CACHE_SLOTS];
@@ -161,6 +168,8 @@ static void cr_catalog_gen_read(struct cr_arena *a, long long schedule_id, char 
     redisReply *r = NULL;
     char tag[40];
     gen[0] = '\0';
+    if (cr_queue_timed())
+        return; /* no Redis on a read in the timed mode (issue 14): the version read instead */
     snprintf(tag, sizeof(tag), "seatgen:%lld", schedule_id);
     if (cr_redis_ridden(a, tag, &r) != CR_OK &&
         cr_redis_cmd(a, &r, "GET " CR_CATALOG_GEN_KEY, schedule_id) != CR_OK)
@@ -187,6 +196,8 @@ static void cr_catalog_gen_read(struct cr_arena *a, long long schedule_id, char 
 void cr_catalog_seats_prefetch(struct cr_arena *a, long long schedule_id)
 {
     char tag[40];
+    if (cr_queue_timed())
+        return;
     snprintf(tag, sizeof(tag), "seatgen:%lld", schedule_id);
     cr_redis_ride(a, tag, "GET " CR_CATALOG_GEN_KEY, schedule_id);
 }
@@ -195,6 +206,8 @@ void cr_catalog_touch(struct cr_arena *a, long long schedule_id)
 {
     redisReply *r = NULL;
     char gen[CR_CATALOG_GEN_LEN];
+    if (cr_queue_timed())
+        return; /* nobody reads the generations in the timed mode */
     cr_catalog_gen_new(gen);
     if (cr_redis_cmd(a, &r, "SET " CR_CATALOG_GEN_KEY " %s", schedule_id, gen) != CR_OK)
         cr_log_warn("schedule %lld: seat-map generation not renewed; copies may be up to %d ms "
@@ -234,6 +247,8 @@ static int cr_catalog_load(struct cr_arena *a, long long schedule_id, const char
         free(m->seats);
         m->seats = seats;
     }
+    free(m->text); /* rendered from the seats replaced below */
+    m->text = NULL;
     m->schedule_id = schedule_id;
     m->concert_id = CR_DB_CELL(&rows, 0, 0)->i;
     m->starts_at = CR_DB_CELL(&rows, 0, 1)->i;
@@ -316,6 +331,7 @@ void cr_catalog_cache_clear(void)
 {
     for (int i = 0; i < CR_CATALOG_CACHE_SLOTS; i++) {
         free(cr_catalog_cache[i].seats);
+        free(cr_catalog_cache[i].text);
         memset(&cr_catalog_cache[i], 0, sizeof(cr_catalog_cache[i]));
     }
 }
@@ -403,6 +419,92 @@ int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long s
     default:
         return 0;
     }
+}
+
+/* Appends the decimal digits of v at p; returns the new end. */
+static char *cr_catalog_put_int(char *p, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    if (v < 0)
+        *p++ = '-';
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *cr_catalog_put(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Renders m as seen at now_ms into m->text (exactly what json-c would print for the same fields
+ * in the same order: every string is a status name or a timestamp, none needs escaping), with
+ * the time until which it stays right: the earliest end of a hold live at now_ms. CR_OK or
+ * CR_E_INTERNAL (out of memory). */
+static int cr_catalog_render(struct cr_catalog_cmap *m, long long now_ms)
+{
+    char ts[CR_TIME_LEN];
+    /* Per seat at most 83 bytes: {"seatNo":<20>,"price":<20>,"status":"AVAILABLE"}, */
+    char *buf = malloc(160 + (size_t)m->nseats * 96), *p = buf;
+    long long until = INT64_MAX;
+    if (buf == NULL)
+        return CR_E_INTERNAL;
+    p = cr_catalog_put(p, "{\"scheduleId\":");
+    p = cr_catalog_put_int(p, m->schedule_id);
+    p = cr_catalog_put(p, ",\"concertId\":");
+    p = cr_catalog_put_int(p, m->concert_id);
+    p = cr_catalog_put(p, ",\"startsAt\":\"");
+    p = cr_catalog_put(p, cr_time_format(m->starts_at, ts));
+    p = cr_catalog_put(p, "\",\"seats\":[");
+    for (int i = 0; i < m->nseats; i++) {
+        const struct cr_catalog_cseat *s = &m->seats[i];
+        enum cr_seat_status st = cr_catalog_visible(s, now_ms);
+        if (st == CR_SEAT_HELD && s->hold_until < until)
+            until = s->hold_until;
+        p = cr_catalog_put(p, i == 0 ? "{\"seatNo\":" : ",{\"seatNo\":");
+        p = cr_catalog_put_int(p, s->seat_no);
+        p = cr_catalog_put(p, ",\"price\":");
+        p = cr_catalog_put_int(p, s->price);
+        p = cr_catalog_put(p, ",\"status\":\"");
+        p = cr_catalog_put(p, cr_catalog_seat_status_name(st));
+        p = cr_catalog_put(p, "\"}");
+    }
+    p = cr_catalog_put(p, "]}");
+    *p = '\0';
+    free(m->text);
+    m->text = buf;
+    m->text_len = (size_t)(p - buf);
+    m->text_from = now_ms;
+    m->text_until = until;
+    return CR_OK;
+}
+
+int cr_catalog_seats_text(struct cr_arena *a, long long schedule_id, long long now_ms,
+                          const char **text)
+{
+    struct cr_catalog_cmap *m;
+    int rc = cr_catalog_map(a, schedule_id, -1, &m);
+    if (rc != CR_OK)
+        return rc;
+    /* Between two loads a status changes only when a live hold runs out: the text is
+     * rendered again when the copy was reloaded (the text went with it), once the first hold
+     * it shows HELD has ended, or when the clock reads earlier than its rendering. */
+    if (m->text == NULL || now_ms >= m->text_until || now_ms < m->text_from) {
+        if ((rc = cr_catalog_render(m, now_ms)) != CR_OK)
+            return rc;
+    }
+    char *copy = cr_arena_alloc(a, m->text_len + 1);
+    memcpy(copy, m->text, m->text_len + 1);
+    *text = copy;
+    return CR_OK;
 }
 
 const char *cr_catalog_seat_status_name(enum cr_seat_status s)

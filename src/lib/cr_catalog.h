@@ -75,6 +75,13 @@ int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now
 int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
                      struct cr_seat_map *out);
 
+/* The seat map of schedule_id as of now_ms (as cr_catalog_seats reads it) as the JSON text of
+ * API.md 10, in the arena. The worker keeps the text with its copy of the map and renders it
+ * again only when the copy is reloaded or a hold it shows HELD has run out by now_ms.
+ * Errors as cr_catalog_seats. */
+int cr_catalog_seats_text(struct cr_arena *a, long long schedule_id, long long now_ms,
+                          const char **text);
+
 /* Whether schedule_id's seat map as of the last committed write (cr_catalog_seats' copy:
  * one Redis GET when it is trusted, else a version read or a load) shows seat seat_no SOLD or
  * held by a live hold of someone other than user at now_ms: then a hold of it can be refused
