@@ -119,6 +119,7 @@ int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
 #define CR_CATALOG_GEN_KEY "cr:seatgen:%lld"
 #define CR_CATALOG_GEN_LEN 48
 #define CR_CATALOG_TRUST_MS 1000
+#define CR_CATALOG_HOLD_RELOAD_MS 100
 
 struct cr_catalog_cseat {
     long long seat_no;
@@ -136,6 +137,7 @@ struct cr_catalog_cmap {
     long long starts_at;
     char gen[CR_CATALOG_GEN_LEN]; /* Redis generation read before it was last confirmed; "" none */
     long long confirmed_ms;       /* monotonic ms of MariaDB's last confirmation */
+    long long loaded_ms;          /* monotonic ms of the last load */
     int nseats;
     struct cr_catalog_cseat *seats; /* malloc'd, nseats entries */
     char *text;            /* malloc'd seat-map JSON of these seats, or NULL */
@@ -254,7 +256,7 @@ static int cr_catalog_load(struct cr_arena *a, long long schedule_id, const char
     m->starts_at = CR_DB_CELL(&rows, 0, 1)->i;
     m->version = version;
     snprintf(m->gen, sizeof(m->gen), "%s", gen);
-    m->confirmed_ms = cr_time_mono_ms();
+    m->confirmed_ms = m->loaded_ms = cr_time_mono_ms();
     m->nseats = n;
     for (int r = 0; r < n; r++) {
         struct cr_catalog_cseat *s = &m->seats[r];
@@ -399,9 +401,22 @@ int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms
 int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long seat_no,
                           const struct cr_uuid *user, long long now_ms)
 {
-    struct cr_catalog_cmap *m;
-    if (cr_catalog_map(a, schedule_id, -1, &m) != CR_OK)
-        return 0; /* no such schedule, or the database failed: the transaction will say */
+    struct cr_catalog_cmap *m = cr_catalog_slot(schedule_id);
+    char gen[CR_CATALOG_GEN_LEN];
+    if (cr_queue_timed())
+        return 0; /* no generations: a check would cost what the hold's own pre-check does */
+    cr_catalog_gen_read(a, schedule_id, gen);
+    if (!cr_catalog_trusted(m, schedule_id, gen)) {
+        /* Not current as far as the generation says. Loading the 50 seats is worth it when
+         * many holds will be refused from the copy (a rush after a sell-out), not on every
+         * hold of a map that changes all the time (a sale): at most one load per
+         * CR_CATALOG_HOLD_RELOAD_MS per worker and schedule, and meanwhile "maybe free". */
+        if (m->schedule_id == schedule_id &&
+            cr_time_mono_ms() - m->loaded_ms < CR_CATALOG_HOLD_RELOAD_MS)
+            return 0;
+        if (cr_catalog_load(a, schedule_id, gen, &m) != CR_OK)
+            return 0; /* no such schedule, or the database failed: the transaction will say */
+    }
     const struct cr_catalog_cseat *s = NULL;
     if (seat_no >= 1 && seat_no <= m->nseats && m->seats[seat_no - 1].seat_no == seat_no)
         s = &m->seats[seat_no - 1];

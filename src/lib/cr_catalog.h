@@ -82,11 +82,13 @@ int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms
 int cr_catalog_seats_text(struct cr_arena *a, long long schedule_id, long long now_ms,
                           const char **text);
 
-/* Whether schedule_id's seat map as of the last committed write (cr_catalog_seats' copy:
- * one Redis GET when it is trusted, else a version read or a load) shows seat seat_no SOLD or
+/* Whether schedule_id's seat map as of the last committed write shows seat seat_no SOLD or
  * held by a live hold of someone other than user at now_ms: then a hold of it can be refused
- * (409) without a transaction. 0 means "maybe free": free, held by user, no such seat or
- * schedule, or a failure; the hold transaction decides those. */
+ * (409) without a transaction. Decided from this worker's copy of the map when its Redis
+ * generation says it is current (one Redis GET), else from a fresh load of it, at most one
+ * load per 100 ms per worker and schedule. 0 means "maybe free": free, held by user, no such
+ * seat or schedule, no current copy, a failure, or the timed queue mode (no generations);
+ * the hold transaction decides those. */
 int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long seat_no,
                           const struct cr_uuid *user, long long now_ms);
 
