@@ -162,6 +162,24 @@ struct cr_redis_piece {
     int arg_end; /* 1: the last piece of its argument */
 };
 
+/* Writes v in decimal at o (no NUL); returns the number of bytes (vsnprintf was a tenth of a
+ * seat-map request's instructions here). */
+static size_t cr_redis_put_int(char *o, long long v)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        o[k++] = '-';
+    while (n > 0)
+        o[k++] = tmp[--n];
+    return k;
+}
+
 /* Formats fmt with ap into a malloc'd RESP command (*cmd, free()d by redisFreeCommand);
  * returns its length, or -1 when fmt holds something this formatter does not handle. */
 static long long cr_redis_format_fast(char **cmd, char nums[][24], const char *fmt, va_list ap)
@@ -200,11 +218,11 @@ static long long cr_redis_format_fast(char **cmd, char nums[][24], const char *f
             x->n = va_arg(ap, size_t);
             f += 2;
         } else if (f[1] == 'd') {
-            x->n = (size_t)snprintf(nums[nnums], 24, "%d", va_arg(ap, int));
+            x->n = cr_redis_put_int(nums[nnums], va_arg(ap, int));
             x->p = nums[nnums++];
             f += 2;
         } else if (f[1] == 'l' && f[2] == 'l' && f[3] == 'd') {
-            x->n = (size_t)snprintf(nums[nnums], 24, "%lld", va_arg(ap, long long));
+            x->n = cr_redis_put_int(nums[nnums], va_arg(ap, long long));
             x->p = nums[nnums++];
             f += 4;
         } else if (f[1] == '%') {
@@ -224,13 +242,19 @@ static long long cr_redis_format_fast(char **cmd, char nums[][24], const char *f
     char *out = malloc(total), *o = out;
     if (out == NULL)
         return -1;
-    o += sprintf(o, "*%d\r\n", nargs);
+    *o++ = '*';
+    o += cr_redis_put_int(o, nargs);
+    *o++ = '\r';
+    *o++ = '\n';
     int first = 0;
     for (int i = 0; i < np; i++) {
         alen += pc[i].n;
         if (!pc[i].arg_end)
             continue;
-        o += sprintf(o, "$%zu\r\n", alen);
+        *o++ = '$';
+        o += cr_redis_put_int(o, (long long)alen);
+        *o++ = '\r';
+        *o++ = '\n';
         for (int k = first; k <= i; k++) {
             memcpy(o, pc[k].p, pc[k].n);
             o += pc[k].n;

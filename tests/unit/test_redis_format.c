@@ -30,6 +30,7 @@ static void test_directives(void **state)
     SAME("GET cr:seatgen:%lld", 42LL);
     SAME("SET cr:seatgen:%lld %s NX GET", -9223372036854775807LL, "1a2b.3.18c");
     SAME("CLIENT PAUSE %d WRITE", 1500);
+    SAME("GET k:%lld:%d", (long long)INT64_MIN, -2147483647 - 1);
     SAME("ZMSCORE k %lld-%s:G %lld-%s:U", 7LL, "u", 8LL, "v");
     SAME("SET %b %b", "k\0ey", (size_t)4, "", (size_t)0);
     SAME("SET k %s", "");                /* an empty argument is still one */
