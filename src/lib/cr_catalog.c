@@ -113,7 +113,8 @@ int cr_catalog_concerts(struct cr_arena *a, struct cr_concert **out, int *n)
  * (they read AVAILABLE from the copy at once), so the expiry job and the release of run-out
  * holds do not touch. Without Redis (down) every read asks MariaDB, as before; so does every
  * read in the timed queue mode, whose reads make no Redis command at all (issue 14: its seat
- * map costs the version read, and no generation is read or written). Memory: at most the slots' maps (50 seats: 2 KB each). */
+ * map costs the version read, and no generation is read or written). Memory: at most the
+ * slots' maps (50 seats: 2 KB each, and the rendered text: 2.7 KB). */
 
 #define CR_CATALOG_CACHE_SLOTS 1024
 #define CR_CATALOG_GEN_KEY "cr:seatgen:%lld"

@@ -69,8 +69,8 @@ int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now
 
 /* Reads the seat map of schedule_id as of now_ms into *out (seats in the arena), from the
  * worker's copy when the schedule's Redis generation (one GET) or else one primary-key read
- * (cr_catalog_sql_seat_version) says it is of the version last committed, else by loading it (cr_catalog_sql_seats, one statement) into the
- * copy. A hold whose time ran out by now_ms reads AVAILABLE whichever it came from.
+ * (cr_catalog_sql_seat_version) says it is of the version last committed, else by loading
+ * it (cr_catalog_sql_seats, one statement) into the copy. A hold whose time ran out by now_ms reads AVAILABLE whichever it came from.
  * CR_E_NOT_FOUND when the schedule does not exist, else as above. */
 int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
                      struct cr_seat_map *out);
