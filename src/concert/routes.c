@@ -1,4 +1,5 @@
 /* routes.c: the concert group: concerts, upcoming schedules and seat maps (API.md 8-10). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cr_catalog.h"
@@ -65,75 +66,33 @@ static int concert_schedules(struct cr_req *req, struct cr_resp *resp)
     return cr_resp_json(req, resp, 200, body);
 }
 
-/* Appends the decimal digits of v at p; returns the new end. */
-static char *concert_put_int(char *p, long long v)
-{
-    char tmp[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    if (v < 0)
-        *p++ = '-';
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static char *concert_put(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* The seat map's JSON text, written straight into the arena: exactly what json-c would print
- * for the same fields in the same order (every string is a status name or a timestamp, none
- * needs escaping). The seat map is the largest and the most read body of the service (every
- * buyer reloads it); as 150 json-c objects, serialised and freed, it took over half of the
- * worker's instructions (bench/RESULTS.md). */
-static const char *concert_seat_map_text(struct cr_arena *a, const struct cr_seat_map *m)
-{
-    char ts[CR_TIME_LEN];
-    /* Per seat at most 83 bytes: {"seatNo":<20>,"price":<20>,"status":"AVAILABLE"}, */
-    char *buf = cr_arena_alloc(a, 160 + (size_t)m->nseats * 96), *p = buf;
-    p = concert_put(p, "{\"scheduleId\":");
-    p = concert_put_int(p, m->schedule_id);
-    p = concert_put(p, ",\"concertId\":");
-    p = concert_put_int(p, m->concert_id);
-    p = concert_put(p, ",\"startsAt\":\"");
-    p = concert_put(p, cr_time_format(m->starts_at, ts));
-    p = concert_put(p, "\",\"seats\":[");
-    for (int i = 0; i < m->nseats; i++) {
-        p = concert_put(p, i == 0 ? "{\"seatNo\":" : ",{\"seatNo\":");
-        p = concert_put_int(p, m->seats[i].seat_no);
-        p = concert_put(p, ",\"price\":");
-        p = concert_put_int(p, m->seats[i].price);
-        p = concert_put(p, ",\"status\":\"");
-        p = concert_put(p, cr_catalog_seat_status_name(m->seats[i].status));
-        p = concert_put(p, "\"}");
-    }
-    p = concert_put(p, "]}");
-    *p = '\0';
-    return buf;
-}
-
 /* GET /api/v1/schedules/{scheduleId}/seats: the seat map, ordered by seat number. */
 static int concert_seats(struct cr_req *req, struct cr_resp *resp)
 {
-    struct cr_seat_map m;
+    const char *text;
     long long schedule_id;
     int rc;
     if ((rc = cr_req_param_id(req, 0, "scheduleId", &schedule_id)) != CR_OK)
         return rc;
-    rc = cr_catalog_seats(req->arena, schedule_id, cr_time_now_ms(), &m);
+    rc = cr_catalog_seats_text(req->arena, schedule_id, cr_time_now_ms(), &text);
     if (rc != CR_OK)
         return rc == CR_E_NOT_FOUND ? cr_fail(req, rc, "schedule %lld not found", schedule_id) : rc;
     resp->status = 200;
-    resp->raw = concert_seat_map_text(req->arena, &m);
+    resp->raw = text;
     return CR_OK;
+}
+
+/* Before the gate of a seat map: its generation's read rides with the token's (one Redis
+ * round trip for both). Only a well-formed id is read; the handler judges the rest. */
+void concert_before_gate(const struct cr_route *route, struct cr_req *req)
+{
+    char *end = NULL;
+    if (route->handler != concert_seats || req->nparams < 1 || req->params[0][0] == '\0' ||
+        req->params[0][0] == '-')
+        return;
+    long long id = strtoll(req->params[0], &end, 10);
+    if (*end == '\0' && id > 0)
+        cr_catalog_seats_prefetch(req->arena, id);
 }
 
 /* GET /metrics: the Prometheus exposition of every group (nginx lets only loopback in). */

@@ -4,6 +4,7 @@
 #define CR_CATALOG_H
 
 #include "cr_arena.h"
+#include "cr_uuid.h"
 
 /* One concert of the list. Strings live in the arena given to cr_catalog_concerts(). */
 struct cr_concert {
@@ -67,12 +68,39 @@ int cr_catalog_schedules(struct cr_arena *a, long long concert_id, long long now
                          int available_only, struct cr_schedule **out, int *n);
 
 /* Reads the seat map of schedule_id as of now_ms into *out (seats in the arena), from the
- * worker's copy when one primary-key read (cr_catalog_sql_seat_version) says it is of the
- * version last committed, else by loading it (cr_catalog_sql_seats, one statement) into the
- * copy. A hold whose time ran out by now_ms reads AVAILABLE whichever it came from.
+ * worker's copy when the schedule's Redis generation (one GET) or else one primary-key read
+ * (cr_catalog_sql_seat_version) says it is of the version last committed, else by loading
+ * it (cr_catalog_sql_seats, one statement) into the copy. A hold whose time ran out by now_ms reads AVAILABLE whichever it came from.
  * CR_E_NOT_FOUND when the schedule does not exist, else as above. */
 int cr_catalog_seats(struct cr_arena *a, long long schedule_id, long long now_ms,
                      struct cr_seat_map *out);
+
+/* The seat map of schedule_id as of now_ms (as cr_catalog_seats reads it) as the JSON text of
+ * API.md 10, in the arena. The worker keeps the text with its copy of the map and renders it
+ * again only when the copy is reloaded or a hold it shows HELD has run out by now_ms.
+ * Errors as cr_catalog_seats. */
+int cr_catalog_seats_text(struct cr_arena *a, long long schedule_id, long long now_ms,
+                          const char **text);
+
+/* Whether schedule_id's seat map as of the last committed write shows seat seat_no SOLD or
+ * held by a live hold of someone other than user at now_ms: then a hold of it can be refused
+ * (409) without a transaction. Decided from this worker's copy of the map when its Redis
+ * generation says it is current (one Redis GET), else from a fresh load of it, at most one
+ * load per 100 ms per worker and schedule. 0 means "maybe free": free, held by user, no such
+ * seat or schedule, no current copy, a failure, or the timed queue mode (no generations);
+ * the hold transaction decides those. */
+int cr_catalog_seat_taken(struct cr_arena *a, long long schedule_id, long long seat_no,
+                          const struct cr_uuid *user, long long now_ms);
+
+/* Sends the read of schedule_id's Redis generation with the request's next Redis command (the
+ * token gate's), so that cr_catalog_seats finds it without a round trip of its own
+ * (cr_redis_ride). Nothing happens when no command follows (the timed mode's gate). */
+void cr_catalog_seats_prefetch(struct cr_arena *a, long long schedule_id);
+
+/* Gives schedule_id's seat map a new Redis generation, so that no worker serves its copy
+ * without asking MariaDB again. Every writer of seats in the library calls it after its
+ * COMMIT and before it answers; a failure is logged (copies then live at most 1 s longer). */
+void cr_catalog_touch(struct cr_arena *a, long long schedule_id);
 
 /* Forgets every copied map (the next read of each loads it). For tests and shutdown. */
 void cr_catalog_cache_clear(void);

@@ -10,6 +10,7 @@
  * deadlock one another; cr_db_txn reruns the rare deadlock with anything else. */
 #include <string.h>
 
+#include "cr_catalog.h"
 #include "cr_db.h"
 #include "cr_error.h"
 #include "cr_hold.h"
@@ -342,6 +343,8 @@ int cr_hold_seat(struct cr_arena *a, const struct cr_uuid *user, long long user_
     rc = cr_db_txn(cr_hold_seat_txn, &c);
     if (rc == CR_OK)
         *created = c.created;
+    if (rc == CR_OK && c.created)
+        cr_catalog_touch(a, schedule_id); /* committed: no copy may show the seat free now */
     if (rc == CR_OK && c.took_over)
         cr_metrics_inc(CR_M_HOLDS_EXPIRED); /* counted once committed */
     return rc;
@@ -403,6 +406,7 @@ struct cr_hold_cancel_ctx {
     const struct cr_uuid *id;
     long long user_id, now;
     enum cr_metric ended; /* out: what this call made of it; CR_M_COUNT: nothing */
+    long long freed_schedule; /* out: the schedule of the seat it freed; 0: none */
 };
 
 /* The cancel transaction: the reservation, then its seat, each changed only if it is still
@@ -414,6 +418,7 @@ static int cr_hold_cancel_txn(void *arg)
     struct cr_db_rows rows;
     long long affected = 0;
     c->ended = CR_M_COUNT;
+    c->freed_schedule = 0;
     int rc = cr_hold_load(c->a, c->id, c->user_id, &rows);
     if (rc != CR_OK)
         return rc;
@@ -449,14 +454,19 @@ static int cr_hold_cancel_txn(void *arg)
                              CR_DB_I(rid)};
     if ((rc = cr_db_exec(cr_hold_sql_free_seat_v, pt, 3, &affected, NULL)) != CR_OK)
         return rc;
-    return affected == 1 ? CR_OK : CR_E_RETRY;
+    if (affected != 1)
+        return CR_E_RETRY;
+    c->freed_schedule = CR_DB_CELL(&rows, 0, CR_HOLD_C_SCHEDULE)->i;
+    return CR_OK;
 }
 
 int cr_hold_cancel(struct cr_arena *a, const struct cr_uuid *id, long long user_id,
                    long long now_ms)
 {
-    struct cr_hold_cancel_ctx c = {a, id, user_id, now_ms, CR_M_COUNT};
+    struct cr_hold_cancel_ctx c = {a, id, user_id, now_ms, CR_M_COUNT, 0};
     int rc = cr_db_txn(cr_hold_cancel_txn, &c);
+    if (rc == CR_OK && c.freed_schedule != 0)
+        cr_catalog_touch(a, c.freed_schedule); /* a live hold let go: copies show it HELD */
     if (rc == CR_OK && c.ended != CR_M_COUNT)
         cr_metrics_inc(c.ended); /* counted once committed */
     return rc;

@@ -2,6 +2,7 @@
  * post-commit steps and the payment history read. */
 #include <string.h>
 
+#include "cr_catalog.h"
 #include "cr_db.h"
 #include "cr_error.h"
 #include "cr_json.h"
@@ -69,7 +70,7 @@ enum cr_payment_verdict {
 };
 
 struct cr_payment_row {
-    long long id, seat_id, price, version, expires_at;
+    long long id, seat_id, price, version, expires_at, schedule_id;
     enum cr_payment_verdict verdict;
     int ran_out;   /* HELD but expires_at <= now: released after the rollback */
     int cancelled; /* CANCELLED (for the message) */
@@ -109,8 +110,8 @@ static int cr_payment_lock_rows(struct cr_payment_ctx *c)
         struct cr_payment_row *r = &c->rows[i];
         struct cr_db_val p[] = {CR_DB_UUID(&c->ids[i])};
         if ((rc = cr_db_query(c->a,
-                              "SELECT id, user_id, seat_id, price, status, expires_at, version "
-                              "FROM reservations WHERE uuid = ? FOR UPDATE",
+                              "SELECT id, user_id, seat_id, price, status, expires_at, version, "
+                              "schedule_id FROM reservations WHERE uuid = ? FOR UPDATE",
                               p, 1, &rows)) != CR_OK)
             return rc;
         if (rows.nrows == 0) {
@@ -122,6 +123,7 @@ static int cr_payment_lock_rows(struct cr_payment_ctx *c)
         r->price = CR_DB_CELL(&rows, 0, 3)->i;
         r->expires_at = CR_DB_CELL(&rows, 0, 5)->i;
         r->version = CR_DB_CELL(&rows, 0, 6)->i;
+        r->schedule_id = CR_DB_CELL(&rows, 0, 7)->i;
         const char *status = CR_DB_CELL(&rows, 0, 4)->s;
         if (CR_DB_CELL(&rows, 0, 1)->i != c->user_id) {
             r->verdict = CR_PAY_FORBIDDEN;
@@ -420,8 +422,15 @@ int cr_payment_pay(struct cr_arena *a, const struct cr_uuid *user, long long use
             cr_log_info("payment refused: %lld run-out hold(s) released", c.released);
         }
     }
-    if (rc == CR_OK)
+    if (rc == CR_OK) {
         *body = c.body;
+        /* Sold: copies of these maps show the seats HELD (run-out holds released above
+         * need no touch: copies show them AVAILABLE already). A replayed payment sold
+         * nothing new, and a touch too many only costs a version read. */
+        for (int i = 0; i < n; i++)
+            if (c.rows[i].schedule_id != 0)
+                cr_catalog_touch(a, c.rows[i].schedule_id);
+    }
     return rc;
 }
 

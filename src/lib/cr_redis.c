@@ -197,6 +197,29 @@ static void cr_redis_free_cb(void *p)
     freeReplyObject(p);
 }
 
+/* --- riders ------------------------------------------------------------------------------
+ *
+ * A rider is one command sent in the same write as the next command of the request, its reply
+ * read right after that one's: two answers for one round trip (the token gate's HMGET carries
+ * the seat map's generation GET). Both live until the arena's reset (cr_redis_ride registers
+ * the cleanup), so a rider never outlives its request. */
+
+static char *cr_redis_rider;           /* formatted, not sent yet; NULL: none */
+static size_t cr_redis_rider_len;
+static redisReply *cr_redis_rider_reply; /* its reply, not taken yet */
+static char cr_redis_rider_tag[64];
+
+static void cr_redis_rider_drop(void *unused)
+{
+    (void)unused;
+    redisFreeCommand(cr_redis_rider);
+    cr_redis_rider = NULL;
+    if (cr_redis_rider_reply != NULL)
+        freeReplyObject(cr_redis_rider_reply);
+    cr_redis_rider_reply = NULL;
+    cr_redis_rider_tag[0] = '\0';
+}
+
 /* Sends one formatted command (cmd, owned by the caller) and reads its reply. A stale
  * connection (Redis restarted since our last use) never ran the command, so it is sent once
  * more on a new one. So is a command a demoted primary refused (READONLY: a failover made it a
@@ -210,7 +233,10 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
         void *r = NULL;
         if (cr_redis_connect() != CR_OK)
             return CR_E_UNAVAILABLE;
+        int riding = cr_redis_rider != NULL;
         if (redisAppendFormattedCommand(cr_redis_ctx, cmd, len) != REDIS_OK ||
+            (riding && redisAppendFormattedCommand(cr_redis_ctx, cr_redis_rider,
+                                                   cr_redis_rider_len) != REDIS_OK) ||
             redisGetReply(cr_redis_ctx, &r) != REDIS_OK || r == NULL) {
             int eof = cr_redis_ctx->err == REDIS_ERR_EOF || cr_redis_ctx->err == REDIS_ERR_IO;
             cr_log_warn("redis connection lost: %s", cr_redis_ctx->errstr);
@@ -230,6 +256,17 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
         }
         cr_arena_cleanup(a, cr_redis_free_cb, r);
         *reply = r;
+        if (riding) {
+            void *rr = NULL;
+            redisFreeCommand(cr_redis_rider);
+            cr_redis_rider = NULL;
+            if (redisGetReply(cr_redis_ctx, &rr) != REDIS_OK || rr == NULL) {
+                cr_log_warn("redis connection lost: %s", cr_redis_ctx->errstr);
+                cr_redis_close(); /* the command's own reply is in; the next one reconnects */
+            } else {
+                cr_redis_rider_reply = rr;
+            }
+        }
         if ((*reply)->type == REDIS_REPLY_ERROR && !want_error) {
             const char *e = (*reply)->str;
             cr_log_error("redis error: %.*s", (int)(*reply)->len, e);
@@ -242,18 +279,28 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
     return CR_E_UNAVAILABLE;
 }
 
-/* Writes v in decimal at p; returns the end. */
+/* Writes v in decimal at o (no NUL); returns the number of bytes (vsnprintf was a tenth of a
+ * seat-map request's instructions here). */
+static size_t cr_redis_put_int(char *o, long long v)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        o[k++] = '-';
+    while (n > 0)
+        o[k++] = tmp[--n];
+    return k;
+}
+
+/* Writes the length v in decimal at p; returns the end. */
 static char *cr_redis_put_len(char *p, size_t v)
 {
-    char d[24];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = d[--n];
-    return p;
+    return p + cr_redis_put_int(p, (long long)v);
 }
 
 /* The command in RESP, in the arena: what redisFormatCommandArgv makes, without its sprintf
@@ -293,12 +340,167 @@ int cr_redis_argv(struct cr_arena *a, redisReply **reply, int argc, const char *
     return cr_redis_argv_raw(a, reply, argc, argv, argvlen, 0);
 }
 
+/* --- formatting --------------------------------------------------------------------------
+ *
+ * hiredis 0.14's redisvFormatCommand grows an sds string per argument and runs vsnprintf for
+ * every directive: a third of a seat-map worker's own instructions went there (18 k of
+ * 72 k per request, callgrind, bench/RESULTS.md). The library's formats use only %s, %b,
+ * %d, %lld and %%; those are formatted here in one pass over the pieces and one malloc, with
+ * the same meaning (arguments split on spaces, a directive's text never split). Any other
+ * format goes to hiredis. */
+
+#define CR_REDIS_FMT_PIECES 64
+
+struct cr_redis_piece {
+    const char *p;
+    size_t n;
+    int arg_end; /* 1: the last piece of its argument */
+};
+
+/* Formats fmt with ap into a malloc'd RESP command (*cmd, free()d by redisFreeCommand);
+ * returns its length, or -1 when fmt holds something this formatter does not handle. */
+static long long cr_redis_format_fast(char **cmd, char nums[][24], const char *fmt, va_list ap)
+{
+    struct cr_redis_piece pc[CR_REDIS_FMT_PIECES];
+    int np = 0, nargs = 0, nnums = 0, in_arg = 0;
+    const char *f = fmt;
+    while (*f != '\0') {
+        if (np >= CR_REDIS_FMT_PIECES - 1 || nnums >= CR_REDIS_FMT_PIECES)
+            return -1;
+        if (*f == ' ') {
+            if (in_arg)
+                pc[np - 1].arg_end = 1;
+            in_arg = 0;
+            f++;
+            continue;
+        }
+        struct cr_redis_piece *x = &pc[np++];
+        x->arg_end = 0;
+        if (!in_arg)
+            nargs++;
+        in_arg = 1;
+        if (*f != '%') {
+            const char *e = f;
+            while (*e != '\0' && *e != ' ' && *e != '%')
+                e++;
+            x->p = f;
+            x->n = (size_t)(e - f);
+            f = e;
+        } else if (f[1] == 's') {
+            x->p = va_arg(ap, const char *);
+            x->n = strlen(x->p);
+            f += 2;
+        } else if (f[1] == 'b') {
+            x->p = va_arg(ap, const char *);
+            x->n = va_arg(ap, size_t);
+            f += 2;
+        } else if (f[1] == 'd') {
+            x->n = cr_redis_put_int(nums[nnums], va_arg(ap, int));
+            x->p = nums[nnums++];
+            f += 2;
+        } else if (f[1] == 'l' && f[2] == 'l' && f[3] == 'd') {
+            x->n = cr_redis_put_int(nums[nnums], va_arg(ap, long long));
+            x->p = nums[nnums++];
+            f += 4;
+        } else if (f[1] == '%') {
+            x->p = "%";
+            x->n = 1;
+            f += 2;
+        } else {
+            return -1;
+        }
+    }
+    if (in_arg)
+        pc[np - 1].arg_end = 1;
+    /* "*N\r\n", and per argument "$len\r\n" + bytes + "\r\n" (lengths: at most 20 digits). */
+    size_t total = 16, alen = 0;
+    for (int i = 0; i < np; i++)
+        total += pc[i].n + (pc[i].arg_end ? 25 : 0);
+    char *out = malloc(total), *o = out;
+    if (out == NULL)
+        return -1;
+    *o++ = '*';
+    o += cr_redis_put_int(o, nargs);
+    *o++ = '\r';
+    *o++ = '\n';
+    int first = 0;
+    for (int i = 0; i < np; i++) {
+        alen += pc[i].n;
+        if (!pc[i].arg_end)
+            continue;
+        *o++ = '$';
+        o += cr_redis_put_int(o, (long long)alen);
+        *o++ = '\r';
+        *o++ = '\n';
+        for (int k = first; k <= i; k++) {
+            memcpy(o, pc[k].p, pc[k].n);
+            o += pc[k].n;
+        }
+        *o++ = '\r';
+        *o++ = '\n';
+        first = i + 1;
+        alen = 0;
+    }
+    *cmd = out;
+    return (long long)(o - out);
+}
+
+/* fmt formatted with ap: the fast formatter, or hiredis's for what it does not handle. */
+static long long cr_redis_vformat(char **cmd, const char *fmt, va_list ap)
+{
+    char nums[CR_REDIS_FMT_PIECES][24];
+    va_list again;
+    va_copy(again, ap);
+    long long len = cr_redis_format_fast(cmd, nums, fmt, ap);
+    if (len < 0)
+        len = redisvFormatCommand(cmd, fmt, again);
+    va_end(again);
+    return len;
+}
+
+void cr_redis_ride(struct cr_arena *a, const char *tag, const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    cr_redis_rider_drop(NULL);
+    va_start(ap, fmt);
+    long long len = cr_redis_vformat(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return;
+    cr_redis_rider = cmd;
+    cr_redis_rider_len = (size_t)len;
+    snprintf(cr_redis_rider_tag, sizeof(cr_redis_rider_tag), "%s", tag);
+    cr_arena_cleanup(a, cr_redis_rider_drop, cr_redis_rider_tag); /* any non-NULL */
+}
+
+int cr_redis_ridden(struct cr_arena *a, const char *tag, redisReply **reply)
+{
+    int found = cr_redis_rider_reply != NULL && strcmp(tag, cr_redis_rider_tag) == 0;
+    if (found) {
+        *reply = cr_redis_rider_reply;
+        cr_arena_cleanup(a, cr_redis_free_cb, cr_redis_rider_reply);
+        cr_redis_rider_reply = NULL;
+    }
+    cr_redis_rider_drop(NULL); /* a rider not sent by now is not wanted any more */
+    return found ? CR_OK : CR_E_NOT_FOUND;
+}
+
+long long cr_redis_format(char **cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    long long len = cr_redis_vformat(cmd, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
 int cr_redis_cmd(struct cr_arena *a, redisReply **reply, const char *fmt, ...)
 {
     char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    long long len = cr_redis_vformat(&cmd, fmt, ap);
     va_end(ap);
     if (len < 0)
         return CR_E_INTERNAL;

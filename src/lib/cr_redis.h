@@ -21,6 +21,19 @@ int cr_redis_argv(struct cr_arena *a, redisReply **reply, int argc, const char *
                   const size_t *argvlen);
 /* printf-style convenience over cr_redis_argv, with hiredis's format (%s, %b, %lld...). */
 int cr_redis_cmd(struct cr_arena *a, redisReply **reply, const char *fmt, ...);
+/* Makes fmt (as cr_redis_cmd's) a rider: sent in the same write as the next command of this
+ * request (cr_redis_cmd, cr_redis_argv or cr_redis_eval), its reply read after that one's, so
+ * the two cost one round trip. cr_redis_ridden(a, tag, &reply) then takes the reply (CR_OK,
+ * owned by the arena) when the rider was sent and tag is the one given here; otherwise
+ * CR_E_NOT_FOUND, and the caller sends the command itself. Either way the rider is gone after
+ * cr_redis_ridden, and at the arena's reset. One rider at a time: a second replaces the first. */
+void cr_redis_ride(struct cr_arena *a, const char *tag, const char *fmt, ...);
+int cr_redis_ridden(struct cr_arena *a, const char *tag, redisReply **reply);
+
+/* The command cr_redis_cmd sends for fmt: byte for byte what hiredis's redisFormatCommand
+ * makes, formatted without it for %s, %b, %d, %lld and %% (hiredis's costs a vsnprintf and an
+ * sds growth per argument). *cmd is malloc'd (redisFreeCommand); the length, or -1. */
+long long cr_redis_format(char **cmd, const char *fmt, ...);
 
 /* EVALSHA script with nkeys keys then the other args (argc counts both). Loads the script on
  * NOSCRIPT. Same ownership and codes as cr_redis_argv. */

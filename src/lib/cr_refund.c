@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "cr_catalog.h"
 #include "cr_db.h"
 #include "cr_error.h"
 #include "cr_json.h"
@@ -259,6 +260,8 @@ int cr_refund(struct cr_arena *a, const struct cr_uuid *id, const struct cr_uuid
     int rc = cr_db_txn(cr_refund_txn, &c);
     if (rc != CR_OK)
         out->refunded = 0;
+    if (rc == CR_OK && out->refunded)
+        cr_catalog_touch(a, out->hold.schedule_id); /* the seat is on sale again */
     return rc;
 }
 

@@ -116,6 +116,13 @@ static void cr_route_log_body(struct cr_req *req, const struct cr_resp *resp)
     cr_route_log(req, resp->status, code, req->errmsg ? req->errmsg : msg);
 }
 
+static void (*cr_route_before_gate_fn)(const struct cr_route *route, struct cr_req *req);
+
+void cr_route_before_gate(void (*fn)(const struct cr_route *route, struct cr_req *req))
+{
+    cr_route_before_gate_fn = fn;
+}
+
 void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
                  struct cr_resp *resp)
 {
@@ -139,6 +146,8 @@ void cr_dispatch(const struct cr_route *routes, size_t n, struct cr_req *req,
     case CR_MATCH_FOUND:
         break;
     }
+    if (cr_route_before_gate_fn != NULL)
+        cr_route_before_gate_fn(route, req);
     if (route->token != CR_TOKEN_NONE && (rc = cr_token_gate(req, route->token)) != CR_OK)
         goto fail;
     if ((rc = cr_check_body(route, req)) != CR_OK)

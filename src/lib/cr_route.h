@@ -35,6 +35,11 @@ struct cr_route {
 
 enum cr_match { CR_MATCH_FOUND, CR_MATCH_NOT_FOUND, CR_MATCH_METHOD };
 
+/* Has cr_dispatch call fn(route, req) once the route matched and before the token gate: a
+ * group may queue a Redis read there to ride with the gate's (cr_redis_ride). fn must not
+ * fail the request or keep anything past it. NULL: none (the default). */
+void cr_route_before_gate(void (*fn)(const struct cr_route *route, struct cr_req *req));
+
 /* Matches method and path against the table. On CR_MATCH_FOUND, *route is set and the
  * {param} captures go to req->params (arena strings). On CR_MATCH_METHOD, allow receives the
  * comma-separated allowed methods (e.g. "GET, POST"). */

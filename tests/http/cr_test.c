@@ -22,7 +22,9 @@
 
 #include <curl/curl.h>
 
+#include "cr_catalog.h"
 #include "cr_config.h"
+#include "cr_db.h"
 #include "cr_test.h"
 #include "cr_time.h"
 
@@ -270,6 +272,18 @@ long long cr_test_new_schedule(long long concert_id, int nseats)
                                 s, 2, NULL, NULL),
                      0);
     return id;
+}
+
+void cr_test_seat_maps_changed(void)
+{
+    struct cr_arena *a = cr_arena_new();
+    struct cr_db_rows rows;
+    assert_non_null(a);
+    assert_int_equal(cr_db_query(a, "SELECT schedule_id FROM seat_map_versions", NULL, 0, &rows),
+                     0);
+    for (int r = 0; r < rows.nrows; r++)
+        cr_catalog_touch(a, CR_DB_CELL(&rows, r, 0)->i);
+    cr_arena_free(a);
 }
 
 struct cr_test_pool {

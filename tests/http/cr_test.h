@@ -59,6 +59,11 @@ long long cr_test_root_int(const char *sql);
  * and returns its id. Main thread only. */
 long long cr_test_new_schedule(long long concert_id, int nseats);
 
+/* After a fixture wrote seats with SQL (not through the library): gives every schedule's seat
+ * map a new Redis generation (cr_catalog_touch), as the library's writers do, so that no
+ * worker serves its copy of a map without asking MariaDB again. */
+void cr_test_seat_maps_changed(void);
+
 /* Runs fn(i, ctx) for i in [0, ntasks) on nthreads threads at once; returns when all ended. */
 void cr_test_parallel(int nthreads, int ntasks, void (*fn)(int i, void *ctx), void *ctx);
 

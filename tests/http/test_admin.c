@@ -440,6 +440,7 @@ static void test_list(void **state)
                                 " WHERE schedule_id = ?",
                                 p, 3, &n, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
     assert_int_equal(n, 6);
     assert_int_equal(adm("list", "--json", NULL), 0);
     json_object *c = NULL, *s = listed(concert_id, id, &c);

@@ -218,6 +218,7 @@ static void insert_seats(long long schedule)
                                 p, 1, &n, NULL),
                      CR_OK);
     assert_int_equal(n, 50);
+    cr_test_seat_maps_changed();
 }
 
 static void set_seat(long long schedule, int seat_no, const char *status, long long expires_ms)
@@ -232,6 +233,7 @@ static void set_seat(long long schedule, int seat_no, const char *status, long l
                                 p, 4, &n, NULL),
                      CR_OK);
     assert_int_equal(n, 1);
+    cr_test_seat_maps_changed();
 }
 
 /* --- fixtures ------------------------------------------------------------------------ */
@@ -399,6 +401,7 @@ static void test_available_true_drops_sold_out(void **state)
                                 p, 1, &n, NULL),
                      CR_OK);
     assert_int_equal(n, 50);
+    cr_test_seat_maps_changed();
 
     list = get_schedules(&r, fx_concert, "?available=true");
     assert_int_equal(json_object_array_length(list), 1);
@@ -424,6 +427,7 @@ static void test_available_true_drops_sold_out(void **state)
                                 " WHERE schedule_id = ?",
                                 p, 1, &n, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
     list = get_schedules(&r, fx_concert, "?available=true");
     assert_int_equal(json_object_array_length(list), 0);
     cr_test_res_free(&r);

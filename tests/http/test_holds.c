@@ -501,6 +501,7 @@ static void test_cancel(void **state)
     assert_int_equal(cr_db_exec("UPDATE seats SET status = 'SOLD' WHERE reservation_id = ?", p,
                                 1, NULL, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
     on_reservation(&r, "DELETE", a, rid);
     cr_test_assert_error(&r, 409, "RESERVATION_ALREADY_PAID");
     cr_test_res_free(&r);
@@ -699,6 +700,7 @@ static void test_expire_job_twice_at_once(void **state)
                                 " WHERE t.schedule_id = ?",
                                 ps, 1, NULL, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
 
     sleep(3);
     /* Every run-out hold in the shared database, ours and any another program left. */

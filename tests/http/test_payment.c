@@ -521,6 +521,7 @@ static void test_one_of_two_expired(void **state)
     assert_int_equal(cr_db_exec("UPDATE seats SET hold_expires_at = ? WHERE reservation_id = ?",
                                 ps, 2, NULL, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
 
     const char *both[] = {r1, r2};
     fx_pay(&r, &u, both, 2, NULL);

@@ -296,6 +296,7 @@ static void test_refund_never_paid(void **state)
     assert_int_equal(cr_db_exec("UPDATE seats SET hold_expires_at = ? WHERE reservation_id = ?",
                                 ps, 2, NULL, NULL),
                      CR_OK);
+    cr_test_seat_maps_changed();
 
     const char *which[] = {held, cancelled, expired};
     const char *want[] = {"HELD", "CANCELLED", "HELD"}; /* the column: nothing wrote EXPIRED */
