@@ -11,7 +11,8 @@
  *       the same Idempotency-Key, so it is never charged twice). A 401 on a token the service
  *       issued means the token was lost (a Redis failover loses its last writes): counted
  *       apart, and the buyer joins again (a payment is resent with the new token and the same
- *       key; the contract answers it with the recorded response).
+ *       key; the contract answers it with the recorded response). A payment answered 500 (a
+ *       COMMIT whose outcome was lost with its node) is resent with the same key too.
  *       Writes OUT_DIR/acks.tsv (paymentId userId amount, one line per acknowledged payment),
  *       OUT_DIR/refunds.tsv (reservationId userId) and OUT_DIR/events.tsv (start and end in
  *       epoch ms, step, status; 0 = transport error), and prints one JSON line. Exit 1 when an
@@ -43,6 +44,7 @@ static double deadline;
 static int first_schedule = 1, last_schedule = 15;
 static atomic_long statuses[MAX_STATUS];
 static atomic_long transport_errors, unexpected, lost_tokens, purchases, refunds, holds_lost;
+static atomic_long outcome_unknown; /* 500s of a payment: a COMMIT cut off by a failure */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *acks_out, *refunds_out, *events_out;
 
@@ -404,6 +406,14 @@ static int pay(struct conn *c, const char *res)
         }
         json_object_put(o);
         o = NULL;
+        if (st == 500) {
+            /* A COMMIT whose outcome the service could not know (its node died under it):
+             * the contract lets the client send the same key again, and the answer then
+             * says what happened. */
+            atomic_fetch_add(&outcome_unknown, 1);
+            pause_ms(RETRY_MS);
+            continue;
+        }
         if (st == 401) { /* the token was lost: the same payment with a new one */
             atomic_fetch_add(&lost_tokens, 1);
             if (!join(c))
@@ -522,9 +532,10 @@ int main(int argc, char **argv)
     fclose(events_out);
 
     printf("{\"purchases\":%ld,\"refunds\":%ld,\"holdsLost\":%ld,\"lostTokens\":%ld,"
-           "\"transportErrors\":%ld,\"unexpected\":%ld,\"statuses\":{",
+           "\"outcomeUnknown\":%ld,\"transportErrors\":%ld,\"unexpected\":%ld,\"statuses\":{",
            atomic_load(&purchases), atomic_load(&refunds), atomic_load(&holds_lost),
-           atomic_load(&lost_tokens), atomic_load(&transport_errors), atomic_load(&unexpected));
+           atomic_load(&lost_tokens), atomic_load(&outcome_unknown),
+           atomic_load(&transport_errors), atomic_load(&unexpected));
     const char *sep = "";
     for (int s = 0; s < MAX_STATUS; s++)
         if (atomic_load(&statuses[s]) > 0) {
