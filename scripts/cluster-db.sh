@@ -74,6 +74,9 @@ wsrep_provider=/usr/lib/galera/libgalera_smm.so
 wsrep_cluster_name=concert
 wsrep_cluster_address=gcomm://${CRC_DB_A[0]}:4567,${CRC_DB_A[1]}:4567,${CRC_DB_A[2]}:4567
 wsrep_node_name=db$2
+# Its own server_id: connection ids are per node, and an Idempotency-Key claim names its
+# owner by both (cr_idem.c).
+server_id=$2
 wsrep_node_address=$a
 wsrep_provider_options="gmcast.listen_addr=tcp://$a:4567;ist.recv_addr=$a:4568;gcache.size=64M;evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT1.5S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S"
 wsrep_sst_method=rsync

@@ -6,7 +6,7 @@
  * the flip is in the same transaction as the work, a crash can never leave money moved
  * without its recorded response, nor a recorded response without the work: either both
  * commit or neither does, and a row left IN_PROGRESS by a dead request may be taken over.
- * The claim records its MariaDB session (owner_conn = CONNECTION_ID()): a repeat that finds
+ * The claim records its MariaDB session (owner_conn, CR_IDEM_OWNER below): a repeat that finds
  * the claim running takes it over at once when that session is gone (a killed worker's
  * session ends with its socket, rolling its transaction back), and otherwise answers 409
  * until CR_IDEM_STALE_MS. created_at doubles as the claim's stamp: every later write to the
@@ -19,6 +19,11 @@
 #include "cr_json.h"
 #include "cr_log.h"
 #include "cr_time.h"
+
+/* The claim's owner: its node's server_id in the high 32 bits and its CONNECTION_ID() in the
+ * low ones, because connection ids are per node (Galera: each node counts its own) and a
+ * repeat may reach another node than the claim did. */
+#define CR_IDEM_OWNER "(@@server_id << 32 | CONNECTION_ID())"
 
 /* ---------------------------------------------------------------------------------------- */
 /* SHA-256 (FIPS 180-4), small and self-contained: the fingerprints are a few dozen bytes.   */
@@ -120,13 +125,13 @@ static int cr_idem_take_over(struct cr_idem *st, long long old_stamp, long long 
                  ? cr_db_exec("UPDATE idempotency_keys SET endpoint = ?, request_hash = ?, "
                               "state = 'IN_PROGRESS', response_status = NULL, "
                               "response_body = NULL, created_at = ?, "
-                              "owner_conn = CONNECTION_ID() WHERE user_id = ? AND idem_key = ? "
+                              "owner_conn = " CR_IDEM_OWNER " WHERE user_id = ? AND idem_key = ? "
                               "AND created_at = ? AND state = 'IN_PROGRESS'",
                               p, 6, &affected, NULL)
                  : cr_db_exec("UPDATE idempotency_keys SET endpoint = ?, request_hash = ?, "
                               "state = 'IN_PROGRESS', response_status = NULL, "
                               "response_body = NULL, created_at = ?, "
-                              "owner_conn = CONNECTION_ID() WHERE user_id = ? AND idem_key = ? "
+                              "owner_conn = " CR_IDEM_OWNER " WHERE user_id = ? AND idem_key = ? "
                               "AND created_at = ?",
                               p, 6, &affected, NULL);
     *won = rc == CR_OK && affected == 1;
@@ -135,23 +140,27 @@ static int cr_idem_take_over(struct cr_idem *st, long long old_stamp, long long 
     return rc;
 }
 
-/* Sets *gone when the MariaDB session that made a running claim (owner, its CONNECTION_ID())
- * has ended, or is our own session, whose earlier request is over (a worker serves one
- * request at a time). A session ends when its client's socket closes, which kill -9 of the
- * worker does; one blocked in a lock wait ends when the wait does. Rows without an owner
- * (older than the column) wait for CR_IDEM_STALE_MS. Sessions are looked up in the process
- * list, which shows every session of the service's own database user. */
+/* Sets *gone when the MariaDB session that made a running claim (owner: CR_IDEM_OWNER) has
+ * ended, or is our own session, whose earlier request is over (a worker serves one request at
+ * a time). A session ends when its client's socket closes, which kill -9 of the worker does;
+ * one blocked in a lock wait ends when the wait does. Sessions are looked up in the process
+ * list, which shows every session of the service's own database user. A claim made on
+ * another node (a Galera cluster: a worker moves to another node only when its own failed)
+ * counts as gone: that node is presumed lost with its session, and a wrong guess is safe,
+ * since the claim's stamp lets only one of the two requests record an outcome. Rows without
+ * an owner (older than the column) wait for CR_IDEM_STALE_MS. */
 static int cr_idem_owner_gone(struct cr_arena *a, const struct cr_db_val *owner, int *gone)
 {
     struct cr_db_rows rows;
     *gone = 0;
     if (owner->type != CR_DB_INT)
         return CR_OK;
-    struct cr_db_val p[] = {CR_DB_I(owner->i)};
+    struct cr_db_val p[] = {CR_DB_I(owner->i), CR_DB_I(owner->i)};
     int rc = cr_db_query(a,
-                         "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                         "WHERE ID = ? AND ID <> CONNECTION_ID()",
-                         p, 1, &rows);
+                         "SELECT IF(? >> 32 <> @@server_id, 0, "
+                         "(SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                         "WHERE ID = ? & 4294967295 AND ID <> CONNECTION_ID()))",
+                         p, 2, &rows);
     if (rc == CR_OK) {
         *gone = rows.nrows == 1 && CR_DB_CELL(&rows, 0, 0)->i == 0;
     } else if (rc != CR_E_UNAVAILABLE) {
@@ -192,7 +201,7 @@ static int cr_idem_open(struct cr_req *req, struct cr_resp *resp, long long user
                                       CR_DB_T(now)};
             rc = cr_db_exec("INSERT INTO idempotency_keys (user_id, idem_key, endpoint, "
                             "request_hash, state, created_at, owner_conn) "
-                            "VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?, CONNECTION_ID())",
+                            "VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?, " CR_IDEM_OWNER ")",
                             ins, 5, NULL, NULL);
             if (rc == CR_OK) {
                 st->stamp = now;
