@@ -31,6 +31,7 @@ struct cr_req {
     const char *authorization;
     const char *idempotency_key;
     const char *request_id;
+    const char *request_start; /* nginx's $msec when it took the request; NULL when absent */
     long long content_length; /* -1 when absent */
     const char *body;         /* NUL-terminated; body_len bytes */
     size_t body_len;

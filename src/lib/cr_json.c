@@ -238,6 +238,36 @@ int cr_json_uuid(struct cr_req *req, json_object *obj, const char *key, struct c
     return CR_OK;
 }
 
+/* Skips JSON whitespace. */
+static const char *cr_json_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+int cr_json_body_uuid(struct cr_req *req, const char *key, struct cr_uuid *out)
+{
+    const char *p = req->body, *end = req->body + req->body_len;
+    size_t klen = strlen(key);
+    char s[CR_UUID_STRLEN];
+    p = cr_json_ws(p, end);
+    if (p < end && *p++ == '{' && (p = cr_json_ws(p, end)) + klen + 2 <= end && *p == '"' &&
+        memcmp(p + 1, key, klen) == 0 && p[klen + 1] == '"' &&
+        (p = cr_json_ws(p + klen + 2, end)) < end && *p++ == ':' &&
+        (p = cr_json_ws(p, end)) + 38 <= end && p[0] == '"' && p[37] == '"') {
+        memcpy(s, p + 1, 36);
+        s[36] = '\0';
+        p = cr_json_ws(p + 38, end);
+        /* the UUID's own check refuses any escape or odd byte in it: those go the long way */
+        if (p < end && *p++ == '}' && cr_json_ws(p, end) == end && cr_uuid_parse(s, out) == CR_OK)
+            return CR_OK;
+    }
+    json_object *body;
+    int rc = cr_json_body(req, &body);
+    return rc != CR_OK ? rc : cr_json_uuid(req, body, key, out);
+}
+
 int cr_json_array(struct cr_req *req, json_object *obj, const char *key, size_t min, size_t max,
                   json_object **out)
 {
@@ -273,6 +303,114 @@ void cr_json_add_str(json_object *obj, const char *key, const char *s)
 void cr_json_add_int(json_object *obj, const char *key, long long v)
 {
     json_object_object_add(obj, key, json_object_new_int64(v));
+}
+
+void cr_jw_begin(struct cr_jw *w, struct cr_arena *a, size_t cap)
+{
+    w->buf = w->p = cr_arena_alloc(a, cap);
+    w->end = w->buf + cap;
+    w->n = 0;
+    *w->p++ = '{';
+}
+
+/* Room for n more bytes (and the closing "}\0"); once short, the writer stays short. */
+static int cr_jw_room(struct cr_jw *w, size_t n)
+{
+    if (w->p == NULL || (size_t)(w->end - w->p) < n + 2) {
+        w->p = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void cr_jw_key(struct cr_jw *w, const char *key)
+{
+    size_t n = strlen(key);
+    if (!cr_jw_room(w, n + 4))
+        return;
+    if (w->n++ > 0)
+        *w->p++ = ',';
+    *w->p++ = '"';
+    memcpy(w->p, key, n);
+    w->p += n;
+    *w->p++ = '"';
+    *w->p++ = ':';
+}
+
+static void cr_jw_raw(struct cr_jw *w, const char *s, size_t n)
+{
+    if (!cr_jw_room(w, n))
+        return;
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+void cr_jw_str(struct cr_jw *w, const char *key, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    cr_jw_key(w, key);
+    if (s == NULL) {
+        cr_jw_raw(w, "null", 4);
+        return;
+    }
+    cr_jw_raw(w, "\"", 1);
+    while (*s != '\0') {
+        /* a run of bytes that need no escape, copied at once */
+        size_t n = 0;
+        while (s[n] != '\0' && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20)
+            n++;
+        cr_jw_raw(w, s, n);
+        s += n;
+        if (*s == '\0')
+            break;
+        unsigned char c = (unsigned char)*s++;
+        char e = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f'
+                 : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+        if (e != 0) {
+            char esc[2] = {'\\', e};
+            cr_jw_raw(w, esc, 2);
+        } else {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            cr_jw_raw(w, esc, 6);
+        }
+    }
+    cr_jw_raw(w, "\"", 1);
+}
+
+void cr_jw_int(struct cr_jw *w, const char *key, long long v)
+{
+    char d[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    cr_jw_key(w, key);
+    do {
+        d[sizeof(d) - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[sizeof(d) - 1 - n++] = '-';
+    cr_jw_raw(w, d + sizeof(d) - n, (size_t)n);
+}
+
+void cr_jw_uuid(struct cr_jw *w, const char *key, const struct cr_uuid *u)
+{
+    char buf[CR_UUID_STRLEN];
+    cr_jw_str(w, key, cr_uuid_format(u, buf));
+}
+
+void cr_jw_time(struct cr_jw *w, const char *key, long long ms)
+{
+    char buf[CR_TIME_LEN];
+    cr_jw_str(w, key, cr_time_format(ms, buf));
+}
+
+const char *cr_jw_end(struct cr_jw *w)
+{
+    if (w->p == NULL || w->end - w->p < 2)
+        return NULL;
+    *w->p++ = '}';
+    *w->p = '\0';
+    return w->buf;
 }
 
 const char *cr_json_text(struct cr_arena *a, json_object *obj)

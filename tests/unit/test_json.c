@@ -610,6 +610,88 @@ static void test_add_and_text(void **state)
                         "\"n\":-9000000000}");
 }
 
+/* The writer gives json-c's compact text, escapes and all. */
+static void test_writer_matches_json_c(void **state)
+{
+    struct json_fixture *f = *state;
+    static const char *const strs[] = {"plain", "", "a/b", "q\"uote", "back\\slash",
+                                       "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9"};
+    struct cr_uuid u;
+    memset(&u, 0, sizeof(u));
+    u.b[0] = 0x01;
+    u.b[15] = 0xab;
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        json_object *o = json_object_new_object();
+        cr_arena_cleanup(f->req.arena, put_cb, o);
+        cr_json_add_str(o, "s", strs[i]);
+        cr_json_add_uuid(o, "id", &u);
+        cr_json_add_time(o, "at", 1798761600123LL);
+        cr_json_add_int(o, "n", -9000000000LL);
+        cr_json_add_int(o, "z", 0);
+        cr_json_add_str(o, "none", NULL);
+        struct cr_jw w;
+        cr_jw_begin(&w, f->req.arena, 256);
+        cr_jw_str(&w, "s", strs[i]);
+        cr_jw_uuid(&w, "id", &u);
+        cr_jw_time(&w, "at", 1798761600123LL);
+        cr_jw_int(&w, "n", -9000000000LL);
+        cr_jw_int(&w, "z", 0);
+        cr_jw_str(&w, "none", NULL);
+        assert_string_equal(cr_jw_end(&w), cr_json_text(f->req.arena, o));
+    }
+    struct cr_jw w;
+    cr_jw_begin(&w, f->req.arena, 16);
+    cr_jw_str(&w, "key", "a string longer than the buffer");
+    assert_null(cr_jw_end(&w));
+    cr_jw_begin(&w, f->req.arena, 3); /* "{}" and its NUL */
+    assert_string_equal(cr_jw_end(&w), "{}");
+}
+
+/* The short way for {"userId": "<uuid>"} answers exactly as the long way, for bodies it takes
+ * and bodies it leaves to json-c. */
+static void test_body_uuid_fast_and_slow_agree(void **state)
+{
+    struct json_fixture *f = *state;
+    static const char *const bodies[] = {
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d40\"}",
+        " { \"userId\" : \"01a21ecf-786b-7b01-8000-000000030d40\" } \n",
+        "{\"userId\":\"01A21ECF-786B-7B01-8000-000000030D40\"}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d4\"}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d400\"}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-00000003\\u0030d40\"}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d40\",\"userId\":\"01a21ecf-786b-7b01-8000-000000030d41\"}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d40\",\"x\":1}",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d40\"} x",
+        "{\"userId\":\"01a21ecf-786b-7b01-8000-000000030d40\"}}",
+        "{\"userid\":\"01a21ecf-786b-7b01-8000-000000030d40\"}",
+        "{\"userId\":\"zza21ecf-786b-7b01-8000-000000030d40\"}",
+        "{\"userId\":01}", "{\"userId\":null}", "{}", "", "[]", "{\"userId\":\"",
+        "{\"userId\"", "{", "\"userId\"",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct cr_uuid fast, slow;
+        json_object *o = NULL;
+        memset(&fast, 0, sizeof(fast));
+        memset(&slow, 0, sizeof(slow));
+        set_body(f, bodies[i]);
+        f->req.errmsg = NULL;
+        int rc_fast = cr_json_body_uuid(&f->req, "userId", &fast);
+        const char *msg_fast = f->req.errmsg;
+        f->req.errmsg = NULL;
+        int rc_slow = cr_json_body(&f->req, &o);
+        if (rc_slow == CR_OK)
+            rc_slow = cr_json_uuid(&f->req, o, "userId", &slow);
+        const char *msg_slow = f->req.errmsg;
+        assert_int_equal(rc_fast, rc_slow);
+        assert_memory_equal(&fast, &slow, sizeof(fast));
+        if (msg_fast != NULL || msg_slow != NULL) {
+            assert_non_null(msg_fast);
+            assert_non_null(msg_slow);
+            assert_string_equal(msg_fast, msg_slow);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +723,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_not_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_and_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_matches_json_c, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_uuid_fast_and_slow_agree, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
