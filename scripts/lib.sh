@@ -251,17 +251,24 @@ cr__start_mariadb() {
     || { tail -n 30 "$CR_DIR/log/mariadb.log" >&2; cr_die "MariaDB did not come up"; }
   local pw; pw="$(cr__conf DB_PASSWORD "$CR_DIR/concert.conf")"
   [ -n "$pw" ] || cr_die "no DB_PASSWORD in $CR_DIR/concert.conf"
-  # The runtime user: rows only (no DDL, no FILE/PROCESS/SUPER), and EXECUTE of the stored
-  # procedures the migrations create (sql/006: SQL SECURITY INVOKER, so they run with these
-  # same rights); migrations run as root over the socket. Whatever an older install granted (ALL, a TCP user) is taken back first.
+  cr__db_user localhost "$pw" 127.0.0.1
+}
+# cr__db_user HOST PASSWORD OLD_HOST: the database, schema_migrations and the runtime user
+# 'concert'@HOST (a stack: localhost over the socket; the cluster: its network). Rows only (no
+# DDL, no FILE/PROCESS/SUPER), and EXECUTE of the stored procedures the migrations create
+# (sql/006: SQL SECURITY INVOKER, so they run with these same rights); migrations run as root
+# over the socket. Whatever an older install granted (ALL, 'concert'@OLD_HOST, anonymous users)
+# is taken back first. Runs through cr__sql: CR_DIR names the server.
+cr__db_user() {
+  local host="$1" pw="$2" old="$3"
   cr__sql <<EOF
 CREATE DATABASE IF NOT EXISTS concert CHARACTER SET utf8mb4;
-DROP USER IF EXISTS 'concert'@'127.0.0.1', ''@'localhost', ''@'$(hostname)';
-CREATE USER IF NOT EXISTS 'concert'@'localhost';
-ALTER USER 'concert'@'localhost' IDENTIFIED BY '$pw';
-REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'concert'@'localhost';
-GRANT SELECT, INSERT, UPDATE, DELETE ON concert.* TO 'concert'@'localhost';
-GRANT EXECUTE ON concert.* TO 'concert'@'localhost';
+DROP USER IF EXISTS 'concert'@'$old', ''@'localhost', ''@'$(hostname)';
+CREATE USER IF NOT EXISTS 'concert'@'$host';
+ALTER USER 'concert'@'$host' IDENTIFIED BY '$pw';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'concert'@'$host';
+GRANT SELECT, INSERT, UPDATE, DELETE ON concert.* TO 'concert'@'$host';
+GRANT EXECUTE ON concert.* TO 'concert'@'$host';
 CREATE TABLE IF NOT EXISTS concert.schema_migrations (
   version VARCHAR(64) PRIMARY KEY, applied_at DATETIME NOT NULL);
 EOF
