@@ -114,18 +114,10 @@ cr_users() {
   done
 }
 
-# cr__perms: owners and modes of $CR_DIR, set on every start (so an install made when everything
-# ran as root is migrated). Others (not root, not the service users) can list and read nothing:
-# the stack dir, run/ and log/ are traversable (o=x) because several users need a path through
-# them; every file in them is closed to others (0640/0660 or tighter).
-cr__perms() {
-  local d="$CR_DIR" f
-  mkdir -p "$d"/{run/mysql,run/redis,log,mysql,redis,nginx}
-  chown root:root "$d" "$d/run" && chmod 0711 "$d" "$d/run"
-  chown mysql:"$CR_USER" "$d/run/mysql" && chmod 2750 "$d/run/mysql"
-  chown redis:"$CR_USER" "$d/run/redis" && chmod 2750 "$d/run/redis"
-  chown root:"$CR_WEB_USER" "$d/nginx" && chmod 0750 "$d/nginx"
-  # log/: CR_USER writes its logs and alert.state here; o=x lets nginx's workers reopen their
+# cr__log_perms DIR: DIR/log/ and the files in it (cr__perms, crc__app_perms).
+cr__log_perms() {
+  local d="$1" f
+  # CR_USER writes its logs and alert.state here; o=x lets nginx's workers reopen their
   # own files after a rotation (nginx chowns them to its worker user); setgid: new files get
   # the group, so concert-alert can read nginx's logs.
   chown root:"$CR_USER" "$d/log" && chmod 2771 "$d/log"
@@ -137,15 +129,12 @@ cr__perms() {
     esac
     chmod g-w,o-rwx "$f"
   done
-  [ "$(stat -c %U "$d/mysql")" = mysql ] || chown -R mysql:mysql "$d/mysql"
-  [ "$(stat -c %U "$d/redis")" = redis ] || chown -R redis:redis "$d/redis"
-  chmod 0700 "$d/mysql" "$d/redis"
-  chmod -R go-rwx "$d/redis"     # the AOF holds every live token
-  # Whatever an older install left open to others (sockets are guarded by their dirs).
-  find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
-  find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
-  # run/metrics: the counters' shared files (src/lib/cr_metrics.h), one per group and job, made
-  # here so that they are the service user's even when a job first runs as root.
+}
+# cr__metrics_perms DIR: DIR/run/metrics, the counters' shared files (src/lib/cr_metrics.h), one
+# per group and job, made here so that they are the service user's even when a job first runs as
+# root (cr__perms, crc__app_perms).
+cr__metrics_perms() {
+  local d="$1" f
   mkdir -p "$d/run/metrics"
   chown "$CR_USER:$CR_USER" "$d/run/metrics" && chmod 0750 "$d/run/metrics"
   for f in "${CR_GROUPS[@]}" expire; do
@@ -153,6 +142,27 @@ cr__perms() {
     [ -e "$f" ] || : >"$f"
     chown "$CR_USER:$CR_USER" "$f" && chmod 0640 "$f"
   done
+}
+# cr__perms: owners and modes of $CR_DIR, set on every start (so an install made when everything
+# ran as root is migrated). Others (not root, not the service users) can list and read nothing:
+# the stack dir, run/ and log/ are traversable (o=x) because several users need a path through
+# them; every file in them is closed to others (0640/0660 or tighter).
+cr__perms() {
+  local d="$CR_DIR" f
+  mkdir -p "$d"/{run/mysql,run/redis,log,mysql,redis,nginx}
+  chown root:root "$d" "$d/run" && chmod 0711 "$d" "$d/run"
+  chown mysql:"$CR_USER" "$d/run/mysql" && chmod 2750 "$d/run/mysql"
+  chown redis:"$CR_USER" "$d/run/redis" && chmod 2750 "$d/run/redis"
+  chown root:"$CR_WEB_USER" "$d/nginx" && chmod 0750 "$d/nginx"
+  cr__log_perms "$d"
+  [ "$(stat -c %U "$d/mysql")" = mysql ] || chown -R mysql:mysql "$d/mysql"
+  [ "$(stat -c %U "$d/redis")" = redis ] || chown -R redis:redis "$d/redis"
+  chmod 0700 "$d/mysql" "$d/redis"
+  chmod -R go-rwx "$d/redis"     # the AOF holds every live token
+  # Whatever an older install left open to others (sockets are guarded by their dirs).
+  find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
+  find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
+  cr__metrics_perms "$d"
   for f in "$d"/concert.conf "$d"/concert.conf.*; do
     [ -f "$f" ] && chown root:"$CR_USER" "$f" && chmod 0640 "$f"
   done
