@@ -407,6 +407,23 @@ int cr_test_group_workers(const char *group, int *out, int max)
     return n;
 }
 
+long long cr_test_redis_calls(void)
+{
+    char cmd[512], line[512];
+    long long total = 0;
+    snprintf(cmd, sizeof(cmd), "redis-cli -s %s/run/redis.sock INFO commandstats",
+             getenv("CR_STACK_DIR"));
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *c = strstr(line, "calls=");
+        if (c != NULL)
+            total += atoll(c + 6);
+    }
+    pclose(f);
+    return total;
+}
+
 int cr_test_redis_start(void)
 {
     const char *src = getenv("CR_SRC_DIR"), *dir = getenv("CR_STACK_DIR");

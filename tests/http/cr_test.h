@@ -94,6 +94,9 @@ int cr_test_pid_alive(pid_t pid);
  * $CR_STACK_DIR/run/<group>.pid) into out; returns how many (0 when none or no stack). */
 int cr_test_group_workers(const char *group, int *out, int max);
 
+/* The sum of every command's calls in the stack's Redis (INFO commandstats). */
+long long cr_test_redis_calls(void);
+
 /* Starts the stack's Redis again after a test stopped it, as its own user (scripts/lib.sh's
  * cr_redis_start; it returns once Redis answers PING); returns the shell's exit status. */
 int cr_test_redis_start(void);
