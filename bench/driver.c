@@ -28,6 +28,8 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "client.h"
+
 #define MAX_STATUS 600
 #define MAX_USERS 2000000
 
@@ -40,13 +42,6 @@ static atomic_long transport_errors;
 static atomic_long unexpected;
 
 /* --- helpers ---------------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void read_users(const char *path)
 {
@@ -65,40 +60,17 @@ static void read_users(const char *path)
     fclose(f);
 }
 
-struct buf {
-    char *p;
-    size_t n, cap;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
 struct conn {
     CURL *curl;
-    struct buf body;
+    struct cr_client_buf body;
     unsigned int seed;
 };
 
 static void conn_init(struct conn *c, unsigned int seed)
 {
     memset(c, 0, sizeof(*c));
-    c->curl = curl_easy_init();
+    c->curl = cr_client_easy(&c->body);
     c->seed = seed;
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 }
 
 /* One request; returns the HTTP status (0 on a transport error) and the parsed body in *out
@@ -106,33 +78,9 @@ static void conn_init(struct conn *c, unsigned int seed)
 static int http(struct conn *c, const char *method, const char *path, const char *token,
                 const char *idem, const char *body, json_object **out)
 {
-    char url[512], auth[400], key[120];
-    struct curl_slist *h = NULL;
     long status = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    c->body.n = 0;
-    if (c->body.p != NULL)
-        c->body.p[0] = '\0';
-    if (token != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-    }
-    if (idem != NULL) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-        h = curl_slist_append(h, key);
-    }
-    if (body != NULL)
-        h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-    if (body != NULL) {
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-    }
+    struct curl_slist *h =
+        cr_client_prepare(c->curl, &c->body, base, method, path, token, idem, body);
     CURLcode rc = curl_easy_perform(c->curl);
     curl_slist_free_all(h);
     if (out != NULL)
@@ -148,12 +96,6 @@ static int http(struct conn *c, const char *method, const char *path, const char
     if (out != NULL && c->body.n > 0)
         *out = json_tokener_parse(c->body.p);
     return (int)status;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o != NULL && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
 static void bad(const char *what, int status, struct conn *c)
@@ -180,7 +122,7 @@ static void *tokens_thread(void *arg)
         json_object *o = NULL;
         snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", users[i]);
         int st = http(&c, "POST", "/api/v1/queue/tokens", NULL, NULL, body, &o);
-        const char *t = jstr(o, "token"), *s = jstr(o, "status");
+        const char *t = cr_client_jstr(o, "token"), *s = cr_client_jstr(o, "status");
         if ((st != 201 && st != 200) || t == NULL || s == NULL || strcmp(s, "ACTIVE") != 0) {
             bad("join", st, &c);
         } else {
@@ -246,24 +188,6 @@ static int schedule_sold_out(int sid)
     return atomic_load(&current_schedule) <= last_schedule;
 }
 
-/* Picks a random AVAILABLE seat of the seat map o; 0 when there is none. */
-static int pick_seat(json_object *o, unsigned int *seed)
-{
-    json_object *seats;
-    int avail[1024], n = 0;
-    if (o == NULL || !json_object_object_get_ex(o, "seats", &seats))
-        return -1;
-    size_t len = json_object_array_length(seats);
-    for (size_t i = 0; i < len && n < 1024; i++) {
-        json_object *s = json_object_array_get_idx(seats, i);
-        const char *st = jstr(s, "status");
-        json_object *no;
-        if (st != NULL && strcmp(st, "AVAILABLE") == 0 && json_object_object_get_ex(s, "seatNo", &no))
-            avail[n++] = json_object_get_int(no);
-    }
-    return n == 0 ? 0 : avail[rand_r(seed) % n];
-}
-
 /* One user's purchase; returns 1 when paid, 0 when it stopped (deadline, sold out, error). */
 static int purchase_one(struct conn *c, const char *user, char *token, size_t tokenlen)
 {
@@ -273,34 +197,35 @@ static int purchase_one(struct conn *c, const char *user, char *token, size_t to
 
     snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", user);
     st = http(c, "POST", "/api/v1/queue/tokens", NULL, NULL, body, &o);
-    const char *t = jstr(o, "token");
+    const char *t = cr_client_jstr(o, "token");
     if ((st != 201 && st != 200) || t == NULL) {
         bad("join", st, c);
         json_object_put(o);
         return 0;
     }
     snprintf(token, tokenlen, "%s", t);
-    int waiting = jstr(o, "status") != NULL && strcmp(jstr(o, "status"), "WAITING") == 0;
+    const char *status = cr_client_jstr(o, "status");
+    int waiting = status != NULL && strcmp(status, "WAITING") == 0;
     json_object_put(o);
     if (waiting)
         atomic_fetch_add(&joins_waited, 1);
     while (waiting) {
-        if (now_s() > deadline)
+        if (cr_client_now_s() > deadline)
             return 0;
         usleep(100 * 1000);
         atomic_fetch_add(&polls, 1);
         st = http(c, "GET", "/api/v1/queue/tokens/current", token, NULL, NULL, &o);
-        if (st != 200 || jstr(o, "status") == NULL) {
+        if (st != 200 || cr_client_jstr(o, "status") == NULL) {
             bad("poll", st, c);
             json_object_put(o);
             return 0;
         }
-        waiting = strcmp(jstr(o, "status"), "WAITING") == 0;
+        waiting = strcmp(cr_client_jstr(o, "status"), "WAITING") == 0;
         json_object_put(o);
     }
 
     for (int tries = 0; tries < 200; tries++) {
-        if (now_s() > deadline)
+        if (cr_client_now_s() > deadline)
             return 0;
         int sid = atomic_load(&current_schedule);
         if (sid > last_schedule)
@@ -312,7 +237,7 @@ static int purchase_one(struct conn *c, const char *user, char *token, size_t to
             json_object_put(o);
             return 0;
         }
-        int seat = pick_seat(o, &c->seed);
+        int seat = cr_client_pick_seat(o, &c->seed);
         json_object_put(o);
         if (seat < 0) {
             bad("seats body", st, c);
@@ -330,12 +255,12 @@ static int purchase_one(struct conn *c, const char *user, char *token, size_t to
             json_object_put(o);
             continue;
         }
-        if (st != 201 || jstr(o, "reservationId") == NULL) {
+        if (st != 201 || cr_client_jstr(o, "reservationId") == NULL) {
             bad("hold", st, c);
             json_object_put(o);
             return 0;
         }
-        snprintf(reservation, sizeof(reservation), "%s", jstr(o, "reservationId"));
+        snprintf(reservation, sizeof(reservation), "%s", cr_client_jstr(o, "reservationId"));
         json_object_put(o);
 
         snprintf(body, sizeof(body), "{\"reservationIds\":[\"%s\"]}", reservation);
@@ -356,11 +281,11 @@ static void *purchase_thread(void *arg)
     struct purchase_stats *ps = arg;
     struct conn c;
     conn_init(&c, (unsigned int)(uintptr_t)arg ^ (unsigned int)time(NULL));
-    while (now_s() < deadline && atomic_load(&current_schedule) <= last_schedule) {
+    while (cr_client_now_s() < deadline && atomic_load(&current_schedule) <= last_schedule) {
         long i = atomic_fetch_add(&next_user, 1);
         if (i >= user_end)
             break;
-        double t0 = now_s();
+        double t0 = cr_client_now_s();
         char token[300] = "";
         int paid = purchase_one(&c, users[i], token, sizeof(token));
         if (!paid && token[0] != '\0') {
@@ -376,7 +301,7 @@ static void *purchase_thread(void *arg)
                 ps->cap = ps->cap ? ps->cap * 2 : 256;
                 ps->times = realloc(ps->times, sizeof(double) * (size_t)ps->cap);
             }
-            ps->times[ps->n++] = now_s() - t0;
+            ps->times[ps->n++] = cr_client_now_s() - t0;
         }
     }
     curl_easy_cleanup(c.curl);
@@ -414,13 +339,13 @@ static int cmd_purchase(int argc, char **argv)
 
     pthread_t *th = calloc((size_t)n, sizeof(*th));
     struct purchase_stats *ps = calloc((size_t)n, sizeof(*ps));
-    double t0 = now_s();
+    double t0 = cr_client_now_s();
     deadline = t0 + seconds;
     for (int i = 0; i < n; i++)
         pthread_create(&th[i], NULL, purchase_thread, &ps[i]);
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
-    double elapsed = now_s() - t0;
+    double elapsed = cr_client_now_s() - t0;
 
     long total = 0;
     for (int i = 0; i < n; i++)

@@ -35,16 +35,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "client.h"
+
 #define MAX_STATUS 600
 #define MAX_SEATS_MAP 1024
 
 enum step { S_JOIN, S_POLL, S_SEATS, S_LIST, S_HOLD, S_PAY, S_GIVEUP, S_NSTEPS };
 static const char *const step_names[] = {"join", "poll", "seats", "list", "hold", "pay", "giveup"};
-
-struct buf {
-    char *p;
-    size_t n, cap;
-};
 
 struct buyer {
     int idx;
@@ -58,7 +55,7 @@ struct buyer {
     enum step step;
     CURL *easy;
     struct curl_slist *hdr;
-    struct buf body;
+    struct cr_client_buf body;
     char url[256];
     char req[256];
     unsigned int seed;
@@ -119,13 +116,6 @@ static long nlat[S_NSTEPS + 2], caplat[S_NSTEPS + 2];
 #define L_WAIT S_NSTEPS
 #define L_PURCHASE (S_NSTEPS + 1)
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void record(int k, double seconds)
 {
     if (nlat[k] == caplat[k]) {
@@ -133,20 +123,6 @@ static void record(int k, double seconds)
         lat[k] = realloc(lat[k], sizeof(double) * (size_t)caplat[k]);
     }
     lat[k][nlat[k]++] = seconds;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
 }
 
 /* Retry-After of the last answer (seconds; -1 when none). */
@@ -226,16 +202,10 @@ static void send_step(struct buyer *b)
         curl_easy_setopt(b->easy, CURLOPT_CUSTOMREQUEST,
                          strcmp(method, "GET") == 0 ? NULL : method);
     }
-    b->sent = now_s();
+    b->sent = cr_client_now_s();
     inflight++;
     requests++;
     curl_multi_add_handle(multi, b->easy);
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o != NULL && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
 static long finished;
@@ -262,7 +232,7 @@ static void unexpected_answer(struct buyer *b, long st)
 static void admitted(struct buyer *b)
 {
     b->admitted = 1;
-    b->admitted_at = now_s();
+    b->admitted_at = cr_client_now_s();
     b->admit_seq = admit_next++;
     record(L_WAIT, b->admitted_at - b->joined);
     if (++active_now > max_active)
@@ -296,13 +266,13 @@ static void wait_then_poll(struct buyer *b, json_object *o)
     if (w > 5)
         w = 5;
     b->step = S_POLL;
-    heap_push(now_s() + w, b);
+    heap_push(cr_client_now_s() + w, b);
 }
 
 static void on_done(struct buyer *b, CURLcode cc)
 {
     long st = 0;
-    double t = now_s();
+    double t = cr_client_now_s();
     inflight--;
     curl_multi_remove_handle(multi, b->easy);
     if (cc != CURLE_OK) {
@@ -321,7 +291,7 @@ static void on_done(struct buyer *b, CURLcode cc)
     switch (b->step) {
     case S_JOIN:
     case S_POLL: {
-        const char *status = jstr(o, "status"), *tok = jstr(o, "token");
+        const char *status = cr_client_jstr(o, "status"), *tok = cr_client_jstr(o, "token");
         if ((b->step == S_JOIN ? (st != 200 && st != 201) : st != 200) || status == NULL) {
             unexpected_answer(b, st);
             finish(b);
@@ -349,7 +319,7 @@ static void on_done(struct buyer *b, CURLcode cc)
         size_t n = json_object_array_length(seats);
         for (size_t i = 0; i < n && b->navail < MAX_SEATS_MAP; i++) {
             json_object *s = json_object_array_get_idx(seats, i), *no;
-            const char *ss = jstr(s, "status");
+            const char *ss = cr_client_jstr(s, "status");
             if (ss != NULL && strcmp(ss, "AVAILABLE") == 0 &&
                 json_object_object_get_ex(s, "seatNo", &no))
                 b->avail[b->navail++] = json_object_get_int(no);
@@ -390,7 +360,7 @@ static void on_done(struct buyer *b, CURLcode cc)
         break;
     }
     case S_HOLD: {
-        const char *rid = jstr(o, "reservationId");
+        const char *rid = cr_client_jstr(o, "reservationId");
         if (st == 201 && rid != NULL) {
             snprintf(b->rids[b->nheld++], sizeof(b->rids[0]), "%s", rid);
             if (b->nheld < b->want && b->navail > 0) {
@@ -539,7 +509,7 @@ int main(int argc, char **argv)
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, conns);
     heap = malloc(sizeof(*heap) * (size_t)(n + 1));
-    t0 = now_s();
+    t0 = cr_client_now_s();
     for (int i = 0; i < n; i++) {
         struct buyer *b = &bs[i];
         b->idx = i;
@@ -548,18 +518,14 @@ int main(int argc, char **argv)
         b->schedule = first_sched + i % nsched;
         b->arrive = t0 + arrival * i / n;
         b->step = S_JOIN;
-        b->easy = curl_easy_init();
-        curl_easy_setopt(b->easy, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(b->easy, CURLOPT_WRITEDATA, &b->body);
+        b->easy = cr_client_easy(&b->body);
         curl_easy_setopt(b->easy, CURLOPT_PRIVATE, b);
-        curl_easy_setopt(b->easy, CURLOPT_TIMEOUT_MS, 15000L);
-        curl_easy_setopt(b->easy, CURLOPT_NOSIGNAL, 1L);
         heap_push(b->arrive, b);
     }
 
     int done = 0;
     while (!done) {
-        double t = now_s();
+        double t = cr_client_now_s();
         while (nheap > 0 && heap[0].at <= t) {
             struct timer tm = heap_pop();
             if (tm.b->step == S_JOIN && tm.b->sent == 0)
@@ -577,7 +543,7 @@ int main(int argc, char **argv)
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&b);
             on_done(b, msg->data.result);
         }
-        t = now_s();
+        t = cr_client_now_s();
         if (finished == n || t - t0 > deadline || (sold_out_at > 0 && inflight == 0))
             done = 1;
         int wait_ms = 20;

@@ -31,24 +31,11 @@ crc_secret() { cr__conf "$1" "$2/secrets"; }   # crc_secret KEY CDIR
 
 # crc__app_perms DIR: an app host's folder, like cr__perms for a stack's (only what it has).
 crc__app_perms() {
-  local d="$1" f
+  local d="$1"
   mkdir -p "$d"/{run/metrics,log,bin}
   chown root:root "$d" "$d/run" && chmod 0711 "$d" "$d/run"
-  chown root:"$CR_USER" "$d/log" && chmod 2771 "$d/log"
-  chown "$CR_USER:$CR_USER" "$d/run/metrics" && chmod 0750 "$d/run/metrics"
-  for f in "${CR_GROUPS[@]}" expire; do
-    f="$d/run/metrics/$f.metrics"
-    [ -e "$f" ] || : >"$f"
-    chown "$CR_USER:$CR_USER" "$f" && chmod 0640 "$f"
-  done
-  for f in "$d"/log/*; do
-    [ -f "$f" ] || continue
-    case "$(basename "$f")" in
-      *.stderr.*) chgrp "$CR_USER" "$f" ;;
-      *) chown "$CR_USER:$CR_USER" "$f" ;;
-    esac
-    chmod g-w,o-rwx "$f"
-  done
+  cr__log_perms "$d"
+  cr__metrics_perms "$d"
 }
 
 # crc_app_sentinels CDIR: the REDIS_SENTINELS line of CDIR's Redis trio (scripts/cluster-redis.sh).

@@ -187,17 +187,7 @@ crc_db_up() {
   # cr__sql (scripts/lib.sh) reads CR_DIR: db1's socket.
   # shellcheck disable=SC2034
   local CR_DIR="$cdir/db1"
-  cr__sql <<EOF || cr_die "creating the database and the runtime user failed"
-CREATE DATABASE IF NOT EXISTS concert CHARACTER SET utf8mb4;
-DROP USER IF EXISTS ''@'localhost', ''@'$(hostname)', 'concert'@'127.0.1.%';
-CREATE USER IF NOT EXISTS 'concert'@'127.%';
-ALTER USER 'concert'@'127.%' IDENTIFIED BY '$pw';
-REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'concert'@'127.%';
-GRANT SELECT, INSERT, UPDATE, DELETE ON concert.* TO 'concert'@'127.%';
-GRANT EXECUTE ON concert.* TO 'concert'@'127.%';
-CREATE TABLE IF NOT EXISTS concert.schema_migrations (
-  version VARCHAR(64) PRIMARY KEY, applied_at DATETIME NOT NULL);
-EOF
+  cr__db_user '127.%' "$pw" '127.0.1.%' || cr_die "creating the database and the runtime user failed"
   cr__migrate
   cr_log "Galera cluster up in $cdir: $(crc_db_sql "$cdir" 1 -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'" | cut -f2) nodes"
 }

@@ -114,18 +114,10 @@ cr_users() {
   done
 }
 
-# cr__perms: owners and modes of $CR_DIR, set on every start (so an install made when everything
-# ran as root is migrated). Others (not root, not the service users) can list and read nothing:
-# the stack dir, run/ and log/ are traversable (o=x) because several users need a path through
-# them; every file in them is closed to others (0640/0660 or tighter).
-cr__perms() {
-  local d="$CR_DIR" f
-  mkdir -p "$d"/{run/mysql,run/redis,log,mysql,redis,nginx}
-  chown root:root "$d" "$d/run" && chmod 0711 "$d" "$d/run"
-  chown mysql:"$CR_USER" "$d/run/mysql" && chmod 2750 "$d/run/mysql"
-  chown redis:"$CR_USER" "$d/run/redis" && chmod 2750 "$d/run/redis"
-  chown root:"$CR_WEB_USER" "$d/nginx" && chmod 0750 "$d/nginx"
-  # log/: CR_USER writes its logs and alert.state here; o=x lets nginx's workers reopen their
+# cr__log_perms DIR: DIR/log/ and the files in it (cr__perms, crc__app_perms).
+cr__log_perms() {
+  local d="$1" f
+  # CR_USER writes its logs and alert.state here; o=x lets nginx's workers reopen their
   # own files after a rotation (nginx chowns them to its worker user); setgid: new files get
   # the group, so concert-alert can read nginx's logs.
   chown root:"$CR_USER" "$d/log" && chmod 2771 "$d/log"
@@ -137,15 +129,12 @@ cr__perms() {
     esac
     chmod g-w,o-rwx "$f"
   done
-  [ "$(stat -c %U "$d/mysql")" = mysql ] || chown -R mysql:mysql "$d/mysql"
-  [ "$(stat -c %U "$d/redis")" = redis ] || chown -R redis:redis "$d/redis"
-  chmod 0700 "$d/mysql" "$d/redis"
-  chmod -R go-rwx "$d/redis"     # the AOF holds every live token
-  # Whatever an older install left open to others (sockets are guarded by their dirs).
-  find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
-  find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
-  # run/metrics: the counters' shared files (src/lib/cr_metrics.h), one per group and job, made
-  # here so that they are the service user's even when a job first runs as root.
+}
+# cr__metrics_perms DIR: DIR/run/metrics, the counters' shared files (src/lib/cr_metrics.h), one
+# per group and job, made here so that they are the service user's even when a job first runs as
+# root (cr__perms, crc__app_perms).
+cr__metrics_perms() {
+  local d="$1" f
   mkdir -p "$d/run/metrics"
   chown "$CR_USER:$CR_USER" "$d/run/metrics" && chmod 0750 "$d/run/metrics"
   for f in "${CR_GROUPS[@]}" expire; do
@@ -153,6 +142,27 @@ cr__perms() {
     [ -e "$f" ] || : >"$f"
     chown "$CR_USER:$CR_USER" "$f" && chmod 0640 "$f"
   done
+}
+# cr__perms: owners and modes of $CR_DIR, set on every start (so an install made when everything
+# ran as root is migrated). Others (not root, not the service users) can list and read nothing:
+# the stack dir, run/ and log/ are traversable (o=x) because several users need a path through
+# them; every file in them is closed to others (0640/0660 or tighter).
+cr__perms() {
+  local d="$CR_DIR" f
+  mkdir -p "$d"/{run/mysql,run/redis,log,mysql,redis,nginx}
+  chown root:root "$d" "$d/run" && chmod 0711 "$d" "$d/run"
+  chown mysql:"$CR_USER" "$d/run/mysql" && chmod 2750 "$d/run/mysql"
+  chown redis:"$CR_USER" "$d/run/redis" && chmod 2750 "$d/run/redis"
+  chown root:"$CR_WEB_USER" "$d/nginx" && chmod 0750 "$d/nginx"
+  cr__log_perms "$d"
+  [ "$(stat -c %U "$d/mysql")" = mysql ] || chown -R mysql:mysql "$d/mysql"
+  [ "$(stat -c %U "$d/redis")" = redis ] || chown -R redis:redis "$d/redis"
+  chmod 0700 "$d/mysql" "$d/redis"
+  chmod -R go-rwx "$d/redis"     # the AOF holds every live token
+  # Whatever an older install left open to others (sockets are guarded by their dirs).
+  find "$d" ! -type l ! -type s -perm /o=rw -exec chmod o-rw {} +
+  find "$d" -mindepth 1 -type d -perm /o=x ! -path "$d/run" ! -path "$d/log" -exec chmod o-x {} +
+  cr__metrics_perms "$d"
   for f in "$d"/concert.conf "$d"/concert.conf.*; do
     [ -f "$f" ] && chown root:"$CR_USER" "$f" && chmod 0640 "$f"
   done
@@ -251,17 +261,24 @@ cr__start_mariadb() {
     || { tail -n 30 "$CR_DIR/log/mariadb.log" >&2; cr_die "MariaDB did not come up"; }
   local pw; pw="$(cr__conf DB_PASSWORD "$CR_DIR/concert.conf")"
   [ -n "$pw" ] || cr_die "no DB_PASSWORD in $CR_DIR/concert.conf"
-  # The runtime user: rows only (no DDL, no FILE/PROCESS/SUPER), and EXECUTE of the stored
-  # procedures the migrations create (sql/006: SQL SECURITY INVOKER, so they run with these
-  # same rights); migrations run as root over the socket. Whatever an older install granted (ALL, a TCP user) is taken back first.
+  cr__db_user localhost "$pw" 127.0.0.1
+}
+# cr__db_user HOST PASSWORD OLD_HOST: the database, schema_migrations and the runtime user
+# 'concert'@HOST (a stack: localhost over the socket; the cluster: its network). Rows only (no
+# DDL, no FILE/PROCESS/SUPER), and EXECUTE of the stored procedures the migrations create
+# (sql/006: SQL SECURITY INVOKER, so they run with these same rights); migrations run as root
+# over the socket. Whatever an older install granted (ALL, 'concert'@OLD_HOST, anonymous users)
+# is taken back first. Runs through cr__sql: CR_DIR names the server.
+cr__db_user() {
+  local host="$1" pw="$2" old="$3"
   cr__sql <<EOF
 CREATE DATABASE IF NOT EXISTS concert CHARACTER SET utf8mb4;
-DROP USER IF EXISTS 'concert'@'127.0.0.1', ''@'localhost', ''@'$(hostname)';
-CREATE USER IF NOT EXISTS 'concert'@'localhost';
-ALTER USER 'concert'@'localhost' IDENTIFIED BY '$pw';
-REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'concert'@'localhost';
-GRANT SELECT, INSERT, UPDATE, DELETE ON concert.* TO 'concert'@'localhost';
-GRANT EXECUTE ON concert.* TO 'concert'@'localhost';
+DROP USER IF EXISTS 'concert'@'$old', ''@'localhost', ''@'$(hostname)';
+CREATE USER IF NOT EXISTS 'concert'@'$host';
+ALTER USER 'concert'@'$host' IDENTIFIED BY '$pw';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'concert'@'$host';
+GRANT SELECT, INSERT, UPDATE, DELETE ON concert.* TO 'concert'@'$host';
+GRANT EXECUTE ON concert.* TO 'concert'@'$host';
 CREATE TABLE IF NOT EXISTS concert.schema_migrations (
   version VARCHAR(64) PRIMARY KEY, applied_at DATETIME NOT NULL);
 EOF

@@ -35,6 +35,8 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "../../bench/client.h"
+
 #define MAX_STATUS 600
 #define RETRY_MS 100        /* between resends of a request that met a failing part */
 #define RETRY_FOR_MS 60000  /* a resend loop gives up after this (the service never came back) */
@@ -60,30 +62,9 @@ static double now_s(void)
     return (double)now_ms() / 1000.0;
 }
 
-struct buf {
-    char *p;
-    size_t n, cap;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
 struct conn {
     CURL *curl;
-    struct buf body;
+    struct cr_client_buf body;
     unsigned int seed;
     char user[64];
     char token[300];
@@ -93,45 +74,18 @@ struct conn {
 static void conn_init(struct conn *c, unsigned int seed)
 {
     memset(c, 0, sizeof(*c));
-    c->curl = curl_easy_init();
+    c->curl = cr_client_easy(&c->body);
     c->seed = seed;
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 }
 
 /* One request; returns the HTTP status (0 on a transport error), the parsed body in *out. */
 static int http(struct conn *c, const char *step, const char *method, const char *path,
                 const char *idem, const char *body, json_object **out)
 {
-    char url[512], auth[400], key[120];
-    struct curl_slist *h = NULL;
     long status = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    c->body.n = 0;
-    if (c->body.p != NULL)
-        c->body.p[0] = '\0';
-    if (c->token[0] != '\0') {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-        h = curl_slist_append(h, auth);
-    }
-    if (idem != NULL) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-        h = curl_slist_append(h, key);
-    }
-    if (body != NULL)
-        h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-    if (body != NULL) {
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    struct curl_slist *h = cr_client_prepare(c->curl, &c->body, base, method, path,
+                                             c->token[0] != '\0' ? c->token : NULL, idem, body);
     long long t0 = now_ms();
     CURLcode rc = curl_easy_perform(c->curl);
     long long t1 = now_ms();
@@ -153,19 +107,13 @@ static int http(struct conn *c, const char *step, const char *method, const char
     return (int)status;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o != NULL && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
 /* The error code of an error body, "" when none. */
 static const char *err_code(json_object *o)
 {
     json_object *e;
     const char *code = NULL;
     if (o != NULL && json_object_object_get_ex(o, "error", &e))
-        code = jstr(e, "code");
+        code = cr_client_jstr(e, "code");
     return code != NULL ? code : "";
 }
 
@@ -224,7 +172,7 @@ static int new_user(struct conn *c)
     c->token[0] = '\0';
     c->bought[0] = '\0';
     int st = send_until_answered(c, "user", "POST", "/api/v1/users", NULL, "{}", &o);
-    const char *u = jstr(o, "userId");
+    const char *u = cr_client_jstr(o, "userId");
     if (st != 201 || u == NULL) {
         bad("user", st, c);
         json_object_put(o);
@@ -243,7 +191,7 @@ static int join(struct conn *c)
     c->token[0] = '\0';
     snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", c->user);
     int st = send_until_answered(c, "join", "POST", "/api/v1/queue/tokens", NULL, body, &o);
-    const char *t = jstr(o, "token"), *s = jstr(o, "status");
+    const char *t = cr_client_jstr(o, "token"), *s = cr_client_jstr(o, "status");
     if ((st != 201 && st != 200) || t == NULL || s == NULL) {
         bad("join", st, c);
         json_object_put(o);
@@ -262,12 +210,12 @@ static int join(struct conn *c)
             json_object_put(o);
             return join(c);
         }
-        if (st != 200 || jstr(o, "status") == NULL) {
+        if (st != 200 || cr_client_jstr(o, "status") == NULL) {
             bad("poll", st, c);
             json_object_put(o);
             return 0;
         }
-        waiting = strcmp(jstr(o, "status"), "WAITING") == 0;
+        waiting = strcmp(cr_client_jstr(o, "status"), "WAITING") == 0;
         json_object_put(o);
     }
     return 1;
@@ -297,25 +245,6 @@ static int refund(struct conn *c)
     return 1;
 }
 
-/* Picks a random AVAILABLE seat of the seat map o; 0 when there is none, -1 on a bad body. */
-static int pick_seat(json_object *o, unsigned int *seed)
-{
-    json_object *seats;
-    int avail[1024], n = 0;
-    if (o == NULL || !json_object_object_get_ex(o, "seats", &seats))
-        return -1;
-    size_t len = json_object_array_length(seats);
-    for (size_t i = 0; i < len && n < 1024; i++) {
-        json_object *s = json_object_array_get_idx(seats, i);
-        const char *st = jstr(s, "status");
-        json_object *no;
-        if (st != NULL && strcmp(st, "AVAILABLE") == 0 &&
-            json_object_object_get_ex(s, "seatNo", &no))
-            avail[n++] = json_object_get_int(no);
-    }
-    return n == 0 ? 0 : avail[rand_r(seed) % n];
-}
-
 /* Holds a seat; 1 with its id in res, -1 join again (a lost token, or a new user because the
  * old one's holds ran to the limit), 0 stop (deadline, unexpected). */
 static int hold(struct conn *c, char *res, size_t reslen)
@@ -331,7 +260,7 @@ static int hold(struct conn *c, char *res, size_t reslen)
             json_object_put(o);
             return -1;
         }
-        int seat = st == 200 ? pick_seat(o, &c->seed) : -1;
+        int seat = st == 200 ? cr_client_pick_seat(o, &c->seed) : -1;
         json_object_put(o);
         if (seat < 0) {
             bad("seats", st, c);
@@ -356,7 +285,7 @@ static int hold(struct conn *c, char *res, size_t reslen)
             json_object_put(o);
             continue;
         }
-        const char *r = jstr(o, "reservationId");
+        const char *r = cr_client_jstr(o, "reservationId");
         if ((st != 201 && st != 200) || r == NULL) {
             bad("hold", st, c);
             json_object_put(o);
@@ -378,13 +307,13 @@ static int pay(struct conn *c, const char *res)
     snprintf(idem, sizeof(idem), "buyer-p-%08x%08x", rand_r(&c->seed), rand_r(&c->seed));
     for (int round = 0; round < 5; round++) {
         int st = send_until_answered(c, "pay", "POST", "/api/v1/payments", idem, body, &o);
-        if (st == 201 && jstr(o, "paymentId") != NULL) {
+        if (st == 201 && cr_client_jstr(o, "paymentId") != NULL) {
             json_object *amount;
             long long a = json_object_object_get_ex(o, "amount", &amount)
                               ? (long long)json_object_get_int64(amount)
                               : -1;
             pthread_mutex_lock(&out_lock);
-            fprintf(acks_out, "%s\t%s\t%lld\n", jstr(o, "paymentId"), c->user, a);
+            fprintf(acks_out, "%s\t%s\t%lld\n", cr_client_jstr(o, "paymentId"), c->user, a);
             pthread_mutex_unlock(&out_lock);
             json_object_put(o);
             atomic_fetch_add(&purchases, 1);

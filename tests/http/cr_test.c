@@ -407,6 +407,64 @@ int cr_test_group_workers(const char *group, int *out, int max)
     return n;
 }
 
+/* The bytes a process has read so far (/proc/PID/io), -1 when it cannot be read. */
+static long long test_rchar(int pid)
+{
+    char path[64], line[128];
+    long long v = -1;
+    snprintf(path, sizeof(path), "/proc/%d/io", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "rchar: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+#define CR_TEST_MAX_WORKERS 32
+
+int cr_test_burst_workers(const char *group, int nthreads, int ntasks,
+                          void (*fn)(int i, void *ctx), void *ctx, int max_bursts, int *served,
+                          int *workers)
+{
+    int pids[CR_TEST_MAX_WORKERS];
+    long long before[CR_TEST_MAX_WORKERS];
+    int n = cr_test_group_workers(group, pids, CR_TEST_MAX_WORKERS);
+    assert_true(n >= 2);
+    for (int w = 0; w < n; w++)
+        before[w] = test_rchar(pids[w]);
+    int got = 0, bursts = 0;
+    while (got < n && bursts < max_bursts) {
+        cr_test_parallel(nthreads, ntasks, fn, ctx);
+        bursts++;
+        got = 0;
+        for (int w = 0; w < n; w++)
+            got += test_rchar(pids[w]) > before[w];
+    }
+    *served = got;
+    *workers = n;
+    return bursts;
+}
+
+long long cr_test_redis_calls(void)
+{
+    char cmd[512], line[512];
+    long long total = 0;
+    snprintf(cmd, sizeof(cmd), "redis-cli -s %s/run/redis.sock INFO commandstats",
+             getenv("CR_STACK_DIR"));
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *c = strstr(line, "calls=");
+        if (c != NULL)
+            total += atoll(c + 6);
+    }
+    pclose(f);
+    return total;
+}
+
 int cr_test_redis_start(void)
 {
     const char *src = getenv("CR_SRC_DIR"), *dir = getenv("CR_STACK_DIR");

@@ -94,6 +94,18 @@ int cr_test_pid_alive(pid_t pid);
  * $CR_STACK_DIR/run/<group>.pid) into out; returns how many (0 when none or no stack). */
 int cr_test_group_workers(const char *group, int *out, int max);
 
+/* Runs fn(i, ctx) in bursts of ntasks requests (nthreads at once, cr_test_parallel) until every
+ * worker of group has served some of them (its /proc/PID/io rchar moved: every request it
+ * serves reads some), at most max_bursts; asserts the group has at least two workers (a burst
+ * means nothing with one). Returns the bursts made; *served and *workers get how many workers
+ * answered and how many there are. */
+int cr_test_burst_workers(const char *group, int nthreads, int ntasks,
+                          void (*fn)(int i, void *ctx), void *ctx, int max_bursts, int *served,
+                          int *workers);
+
+/* The sum of every command's calls in the stack's Redis (INFO commandstats). */
+long long cr_test_redis_calls(void);
+
 /* Starts the stack's Redis again after a test stopped it, as its own user (scripts/lib.sh's
  * cr_redis_start; it returns once Redis answers PING); returns the shell's exit status. */
 int cr_test_redis_start(void);

@@ -27,24 +27,6 @@
 
 static int timed;
 
-/* Sum of every command's calls in Redis's INFO commandstats. */
-static long long redis_calls(void)
-{
-    char cmd[512], line[512];
-    long long total = 0;
-    snprintf(cmd, sizeof(cmd), "redis-cli -s %s/run/redis.sock INFO commandstats",
-             getenv("CR_STACK_DIR"));
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        const char *c = strstr(line, "calls=");
-        if (c != NULL)
-            total += atoll(c + 6);
-    }
-    pclose(f);
-    return total;
-}
-
 static long long db_selects(void)
 {
     return cr_test_root_int("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
@@ -90,12 +72,12 @@ static void test_commands_per_join(void **state)
     char st[16], again[300];
     for (int i = 0; i < N; i++)
         cr_test_new_user(uid[i]);
-    long long sel0 = db_selects(), calls0 = redis_calls(), t0 = cr_test_now_ms();
+    long long sel0 = db_selects(), calls0 = cr_test_redis_calls(), t0 = cr_test_now_ms();
     for (int i = 0; i < N; i++) {
         assert_int_equal(join(uid[i], tok[i], sizeof(tok[i]), st, sizeof(st)), 201);
         assert_string_equal(st, "ACTIVE");
     }
-    long long ms = cr_test_now_ms() - t0, calls = redis_calls() - calls0 - 1;
+    long long ms = cr_test_now_ms() - t0, calls = cr_test_redis_calls() - calls0 - 1;
     long long sel = db_selects() - sel0;
     /* the checkpoints: the first join's, then at most one per 10 ms of the run; two commands;
      * in timed mode, TIME on the first join (a clock a second past the last one seen); and
@@ -108,10 +90,10 @@ static void test_commands_per_join(void **state)
     assert_true(calls >= (timed ? 3 : 9) * N);
     assert_true(sel <= 1);
     /* a re-join: the same token, 200; in timed mode one command inside the script */
-    calls0 = redis_calls();
+    calls0 = cr_test_redis_calls();
     assert_int_equal(join(uid[0], again, sizeof(again), st, sizeof(st)), 200);
     assert_string_equal(again, tok[0]);
-    calls = redis_calls() - calls0 - 1;
+    calls = cr_test_redis_calls() - calls0 - 1;
     print_message("  a re-join: %lld Redis commands\n", calls);
     if (timed) /* one more if this worker had not run the script yet */
         assert_true(calls <= 3);

@@ -165,33 +165,15 @@ static void test_given_back_or_used_refused_at_once(void **state)
     assert_int_equal(status_of("GET", seats_path, NULL, p.token), 200);
 }
 
-/* Sum of every command's calls in Redis's INFO commandstats. */
-static long long redis_calls(void)
-{
-    char cmd[512], line[512];
-    long long total = 0;
-    snprintf(cmd, sizeof(cmd), "redis-cli -s %s/run/redis.sock INFO commandstats",
-             getenv("CR_STACK_DIR"));
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        const char *c = strstr(line, "calls=");
-        if (c != NULL)
-            total += atoll(c + 6);
-    }
-    pclose(f);
-    return total;
-}
-
 static void test_seat_map_reads_make_no_redis_command(void **state)
 {
     (void)state;
     struct fx_user u;
     assert_int_equal(fx_user_new(&u, 0), 1);
-    long long before = redis_calls();
+    long long before = cr_test_redis_calls();
     for (int i = 0; i < 1000; i++)
         assert_int_equal(status_of("GET", seats_path, NULL, u.token), 200);
-    long long after = redis_calls();
+    long long after = cr_test_redis_calls();
     print_message("Redis commands during 1000 seat-map reads: %lld (the INFO itself: 1)\n",
                   after - before);
     assert_true(after - before <= 1);

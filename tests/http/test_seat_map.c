@@ -21,7 +21,6 @@
 #include "cr_error.h"
 #include "payment_fixture.h"
 
-#define MAX_WORKERS 32
 #define BURST_READS 48  /* reads per burst */
 #define BURST_THREADS 16
 #define MAX_SEATS 10
@@ -78,43 +77,16 @@ static void burst_one(int i, void *ctx)
     pthread_mutex_unlock(&b->mu);
 }
 
-/* The bytes a process has read so far (/proc/PID/io: every request it serves reads some). */
-static long long rchar(int pid)
-{
-    char path[64], line[128];
-    long long v = -1;
-    snprintf(path, sizeof(path), "/proc/%d/io", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "rchar: %lld", &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
 /* Reads the map in bursts until every concert worker has served some of them (at most 20
  * bursts), asserting that every answer is want ('A'vailable, 'H'eld, 'S'old per seat). */
 static void assert_every_worker_sees(const char *want)
 {
-    int pids[MAX_WORKERS];
-    long long before[MAX_WORKERS];
-    int n = cr_test_group_workers("concert", pids, MAX_WORKERS);
-    assert_true(n >= 2); /* the test means nothing with one worker */
-    for (int w = 0; w < n; w++)
-        before[w] = rchar(pids[w]);
     struct burst b = {.seats = (int)strlen(want), .mu = PTHREAD_MUTEX_INITIALIZER};
     snprintf(b.path, sizeof(b.path), "/api/v1/schedules/%lld/seats", schedule);
     snprintf(b.want, sizeof(b.want), "%s", want);
-    int served = 0, bursts = 0;
-    while (served < n && bursts < 20) {
-        cr_test_parallel(BURST_THREADS, BURST_READS, burst_one, &b);
-        bursts++;
-        served = 0;
-        for (int w = 0; w < n; w++)
-            served += rchar(pids[w]) > before[w];
-    }
+    int served, n;
+    int bursts = cr_test_burst_workers("concert", BURST_THREADS, BURST_READS, burst_one, &b, 20,
+                                       &served, &n);
     if (b.bad > 0)
         print_error("%d of %d answers stale: %s\n", b.bad, bursts * BURST_READS, b.first_bad);
     if (served < n || b.errors > 0)

@@ -17,7 +17,6 @@
 
 #include "payment_fixture.h"
 
-#define MAX_WORKERS 32
 #define BURST_HOLDS 32
 #define BURST_THREADS 16
 
@@ -50,45 +49,19 @@ static void burst_one(int i, void *ctx)
     pthread_mutex_unlock(&b->mu);
 }
 
-static long long rchar(int pid)
-{
-    char path[64], line[128];
-    long long v = -1;
-    snprintf(path, sizeof(path), "/proc/%d/io", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "rchar: %lld", &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
 /* Holds of seat by the nusers users in bursts until every reservation worker answered some
  * (at most 20 bursts); the counts by status in *b. */
 static void hold_burst_of(const struct fx_user *const *users, int nusers, int seat,
                           struct burst *b)
 {
-    int pids[MAX_WORKERS];
-    long long before[MAX_WORKERS];
-    int n = cr_test_group_workers("reservation", pids, MAX_WORKERS);
-    assert_true(n >= 2); /* the test means nothing with one worker */
-    for (int w = 0; w < n; w++)
-        before[w] = rchar(pids[w]);
     memset(b, 0, sizeof(*b));
     pthread_mutex_init(&b->mu, NULL);
     b->users = users;
     b->nusers = nusers;
     b->seat = seat;
-    int served = 0, bursts = 0;
-    while (served < n && bursts < 20) {
-        cr_test_parallel(BURST_THREADS, BURST_HOLDS, burst_one, b);
-        bursts++;
-        served = 0;
-        for (int w = 0; w < n; w++)
-            served += rchar(pids[w]) > before[w];
-    }
+    int served, n;
+    int bursts = cr_test_burst_workers("reservation", BURST_THREADS, BURST_HOLDS, burst_one, b,
+                                       20, &served, &n);
     pthread_mutex_destroy(&b->mu);
     print_message("seat %d, %d bursts: 200:%d 201:%d 409:%d other:%d; %d of %d workers\n", seat,
                   bursts, b->s200, b->s201, b->s409, b->other, served, n);
