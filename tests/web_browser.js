@@ -8,6 +8,9 @@
 //   2. a lost hold: a seat taken by someone else between choosing and holding is a clear
 //      sentence on the page;
 //   3. the dashboard: every chart drawn, with requests counted, after some load.
+// With CR_WEB_MODE=timed (tests/web_browser_timed.sh: QUEUE_MODE=timed, B = 1, R = 1/s) only:
+//   4. the timed mode's wait: the page counts its wait down with no request and is admitted
+//      at its signed time after one poll (the default mode's page polls every 1-5 s).
 // No console error and no uncaught exception on either page (the one 409 a lost hold answers
 // aside, which Chromium logs as a failed resource). Screenshots go to CR_WEB_OUT.
 'use strict';
@@ -196,6 +199,43 @@ async function dashboard(ctx) {
   await page.close();
 }
 
+async function waitTimed(ctx) {
+  const page = await ctx.newPage();
+  const errors = [];
+  watch(page, errors, []);
+  const polls = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/api/v1/queue/tokens/current')) polls.push(Date.now());
+  });
+  // Eight others first: admitted one a second, so the page's user waits about 8 s.
+  for (let i = 0; i < 8; i++) await activeUser();
+  await page.goto(`${base}/`);
+  await page.getByRole('button', { name: 'Create a new account' }).click();
+  await page.waitForSelector('#whoami:has-text("Signed in as")');
+  const t0 = Date.now();
+  await page.getByRole('button', { name: 'Join the line' }).click();
+  await page.waitForSelector('#queue-status:has-text("You are number")', { timeout: 15000 });
+  const secs = async () => Number(((await page.textContent('#queue-status')) || '')
+    .match(/About (\d+) second/)?.[1] || -1);
+  const first = await secs();
+  ok(first >= 4, `the page waits its turn: about ${first} s`);
+  const down = await page.waitForFunction((w) => {
+    const m = (document.getElementById('queue-status').textContent || '').match(/About (\d+) second/);
+    return m && Number(m[1]) <= w - 2;
+  }, first, { timeout: 6000 }).then(() => true, () => false);
+  ok(down && polls.length === 0,
+    `the wait shown counts down (${first} s, then ${await secs()} s) with ${polls.length} poll(s)`);
+  const admitted = await page.waitForSelector('#queue-status:has-text("It is your turn")',
+    { timeout: (first + 10) * 1000 }).then(() => true, () => false);
+  const took = (Date.now() - t0) / 1000;
+  ok(admitted, `admitted at its time (${took.toFixed(1)} s after joining, told about ${first} s)`);
+  ok(took >= first - 2, 'not before its time');
+  ok(polls.length >= 1 && polls.length <= 2,
+    `one poll to learn it (${polls.length}; the default mode polls every 1-5 s)`);
+  ok(errors.length === 0, `no console errors in the timed wait${errors.length ? `: ${errors.join(' | ')}` : ''}`);
+  await page.close();
+}
+
 (async () => {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-web-'));
   let ctx;
@@ -206,9 +246,13 @@ async function dashboard(ctx) {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
-    await purchase(ctx);
-    await lostHold(ctx);
-    await dashboard(ctx);
+    if (process.env.CR_WEB_MODE === 'timed') {
+      await waitTimed(ctx);
+    } else {
+      await purchase(ctx);
+      await lostHold(ctx);
+      await dashboard(ctx);
+    }
   } catch (e) {
     console.log(`FAIL: ${e.stack || e}`);
     failed += 1;

@@ -24,6 +24,11 @@ done
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/cr-web.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
+if [ "${CR_WEB_MODE:-}" = timed ]; then   # tests/web_browser_timed.sh: the page's timed wait only
+  mkdir -p "$CR_WEB_OUT"
+  exec node "$here/web_browser.js"
+fi
+
 check() {  # check PATH STATUS CONTENT-TYPE-PREFIX [curl args...]
   local p="$1" want="$2" ct="$3" got
   shift 3
