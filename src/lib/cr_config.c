@@ -92,13 +92,14 @@ static struct cr_config_key *cr_config_find(const char *name, size_t len)
 
 /* A key asked for by name: the hot paths ask for a few literals many times a request (a
  * queue join, 28 times), so the entry last found at each literal's address is kept and
- * checked with one strcmp (the address alone could be a reused buffer). */
+ * checked with one strcmp (the address alone could be a reused buffer). Per thread: the test
+ * clients read the configuration from several. */
 static struct cr_config_key *cr_config_lookup(const char *key)
 {
-    static const char *seen[32];
-    static struct cr_config_key *found[32];
+    static _Thread_local const char *seen[32];
+    static _Thread_local struct cr_config_key *found[32];
     size_t h = ((uintptr_t)key >> 3) % 32;
-    if (seen[h] == key && strcmp(found[h]->name, key) == 0)
+    if (seen[h] == key && found[h] != NULL && strcmp(found[h]->name, key) == 0)
         return found[h];
     struct cr_config_key *k = cr_config_find(key, strlen(key));
     if (k != NULL) {
