@@ -379,17 +379,10 @@ void cr_jw_str(struct cr_jw *w, const char *key, const char *s)
 
 void cr_jw_int(struct cr_jw *w, const char *key, long long v)
 {
-    char d[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char d[CR_LLD_LEN];
+    const char *p = cr_text_lld(d, v);
     cr_jw_key(w, key);
-    do {
-        d[sizeof(d) - 1 - n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        d[sizeof(d) - 1 - n++] = '-';
-    cr_jw_raw(w, d + sizeof(d) - n, (size_t)n);
+    cr_jw_raw(w, p, (size_t)(d + sizeof(d) - p));
 }
 
 void cr_jw_uuid(struct cr_jw *w, const char *key, const struct cr_uuid *u)

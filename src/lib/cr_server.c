@@ -15,6 +15,7 @@
 #include "cr_metrics.h"
 #include "cr_redis.h"
 #include "cr_server.h"
+#include "cr_text.h"
 #include "cr_time.h"
 #include "cr_tqueue.h"
 #include "cr_uuid.h"
@@ -221,16 +222,9 @@ static void cr_head_str(struct cr_head *h, const char *s)
 
 static void cr_head_int(struct cr_head *h, long long v)
 {
-    char d[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        d[sizeof(d) - 1 - n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        d[sizeof(d) - 1 - n++] = '-';
-    cr_head_put(h, d + sizeof(d) - n, n);
+    char d[CR_LLD_LEN];
+    const char *p = cr_text_lld(d, v);
+    cr_head_put(h, p, (size_t)(d + sizeof(d) - p));
 }
 
 static void cr_server_write(FCGX_Request *r, struct cr_req *req, struct cr_resp *resp)

@@ -92,3 +92,16 @@ size_t cr_text_json_escape(char *buf, size_t pos, size_t cap, const char *s)
     }
     return pos;
 }
+
+char *cr_text_lld(char buf[CR_LLD_LEN], long long v)
+{
+    char *p = buf + CR_LLD_LEN;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}

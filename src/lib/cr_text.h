@@ -23,4 +23,10 @@ int cr_text_clean(const char *s, size_t n);
  * next piece would not fit below cap. Returns the new position (buf is not terminated). */
 size_t cr_text_json_escape(char *buf, size_t pos, size_t cap, const char *s);
 
+/* Writes v in decimal at the end of buf (CR_LLD_LEN bytes, not terminated) and returns where
+ * its first character is; the length is buf + CR_LLD_LEN minus that. Without printf, for the
+ * answers written on every request. */
+#define CR_LLD_LEN 20
+char *cr_text_lld(char buf[CR_LLD_LEN], long long v);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,6 +149,24 @@ static void test_log_line_is_clean(void **state)
     assert_int_equal(lines, 2);
 }
 
+static void test_lld(void **state)
+{
+    (void)state;
+    static const struct {
+        long long v;
+        const char *want;
+    } cases[] = {{0, "0"}, {7, "7"}, {-1, "-1"}, {1234567890123LL, "1234567890123"},
+                 {LLONG_MAX, "9223372036854775807"}, {LLONG_MIN, "-9223372036854775808"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[CR_LLD_LEN], out[CR_LLD_LEN + 1];
+        const char *p = cr_text_lld(buf, cases[i].v);
+        size_t n = (size_t)(buf + CR_LLD_LEN - p);
+        memcpy(out, p, n);
+        out[n] = '\0';
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_log_line_is_clean),
+        cmocka_unit_test(test_lld),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
