@@ -146,15 +146,18 @@ check "buyer: some purchases, only contract answers (exit $buyer_rc; unexpected 
     -a "$all500" = "$unknown500" -a "$(grep -c '"purchases":0' "$OUT/buyer.json")" = 0 \)
 recovery="$("$buyer" recovery "$OUT" "$kill_ms")"
 echo "# any answer: $recovery"
-# Writes back: from the kill to the end of the first hold or payment answered 2xx whose request
-# was sent after kill -9 returned. A write answered just after the kill may have committed on the
-# killed node before it died, so one sent earlier says nothing of recovery; one in flight that
-# waited through the outage is followed at once by its connection's next write, which counts.
+# Writes back: from the kill to the end of the first new row answered 201 (a hold, or a user)
+# whose request was sent after kill -9 returned. A write answered just after the kill may have
+# committed on the killed node before it died, so one sent earlier says nothing of recovery; one
+# in flight that waited through the outage is followed at once by its connection's next write,
+# which counts. Only a 201: a hold's 200 (the seat is already the caller's) and a payment's or a
+# charge's repeat with its Idempotency-Key are reads, which the survivors answer at once (a CI
+# run reported 135 ms while no write completed for 2,775 ms).
 # (Not the end of the longest gap between writes: with no real outage, a 50 ms gap late in the
 # run would win.) The longest gap is still shown: the survivors hold their commits until they
 # have evicted the killed node (evs timeouts, scripts/cluster-db.sh).
 back_ms="$(awk -F'\t' -v k="$kill_ms" -v e="$kill_end_ms" 'BEGIN { b = -1 }
-  $1 >= e && $3 ~ /^(hold|pay)$/ && $4 >= 200 && $4 < 300 && (b < 0 || $2 - k < b) { b = $2 - k }
+  $1 >= e && $3 ~ /^(hold|user)$/ && $4 == 201 && (b < 0 || $2 - k < b) { b = $2 - k }
   END { print b }' "$OUT/events.tsv")"
 gap_ms="$(awk -F'\t' -v k="$kill_ms" '
   $3 ~ /^(user|charge|hold|pay|refund)$/ && $4 >= 200 && $4 < 300 && $2 >= k - 2000 { print $2 }' \
@@ -162,7 +165,7 @@ gap_ms="$(awk -F'\t' -v k="$kill_ms" '
   NR > 1 && $1 > k && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { print gap }')"
 read -r fails503 fails502 < <(awk -F'\t' -v k="$kill_ms" '$2 >= k && $4 == 503 { a++ }
   $2 >= k && ($4 == 502 || $4 == 0) { b++ } END { print a + 0, b + 0 }' "$OUT/events.tsv")
-echo "# writes: first hold or payment sent after the kill done $back_ms ms after it; longest time" \
+echo "# writes: first new hold or user sent after the kill done $back_ms ms after it; longest time" \
   "without a write completing after the kill $gap_ms ms; 503 answers: $fails503, 502 or transport errors: $fails502"
 check "writes back within $max_ms ms of the kill (goal 5000): $back_ms ms" \
   test "$back_ms" -ge 0 -a "$back_ms" -le "$max_ms"
