@@ -550,6 +550,24 @@ int cr_redis_eval(struct cr_arena *a, redisReply **reply, struct cr_redis_script
     return rc;
 }
 
+int cr_redis_native(struct cr_arena *a, redisReply **reply, const char *command, int argc,
+                    const char **argv)
+{
+    const char *args[CR_REDIS_MAX_ARGS + 1];
+    if (argc > CR_REDIS_MAX_ARGS)
+        return CR_E_INTERNAL;
+    args[0] = command;
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    int rc = cr_redis_argv_raw(a, reply, argc + 1, args, NULL, 1);
+    if (rc != CR_OK || (*reply)->type != REDIS_REPLY_ERROR)
+        return rc;
+    if (strncmp((*reply)->str, "ERR unknown command", 19) == 0)
+        return CR_E_NOT_FOUND;
+    cr_log_error("redis error: %.*s", (int)(*reply)->len, (*reply)->str);
+    return cr_redis_unavailable_reply((*reply)->str) ? CR_E_UNAVAILABLE : CR_E_INTERNAL;
+}
+
 int cr_redis_ping(void)
 {
     redisReply *r = NULL;

@@ -40,6 +40,11 @@ long long cr_redis_format(char **cmd, const char *fmt, ...);
 int cr_redis_eval(struct cr_arena *a, redisReply **reply, struct cr_redis_script *script,
                   int nkeys, int argc, const char **argv);
 
+/* A command that a Redis module adds (COMMAND argv...): CR_E_NOT_FOUND when this Redis does not
+ * know it (the caller has another way), else as cr_redis_argv. */
+int cr_redis_native(struct cr_arena *a, redisReply **reply, const char *command, int argc,
+                    const char **argv);
+
 /* PING, connecting first when needed. */
 int cr_redis_ping(void);
 /* Frees the context; the next call reconnects. */

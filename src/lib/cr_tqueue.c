@@ -82,7 +82,9 @@ void cr_tqueue_place(long long admit_ms, long long seq, long long now_ms, double
  * Returns {0, "seq:admit:exp", now_ms} for the live token, {1, ..., now_ms} for a new one,
  * {-1} for a user known neither to {q}:t nor to {q}:users (the caller asks MariaDB and calls
  * again vouched). A known user's join runs two commands (HMGET, HSET), plus a checkpoint at
- * most once per 10 ms of admission times, and TIME after a quiet second. */
+ * most once per 10 ms of admission times, and TIME after a quiet second.
+ * src/redis/crq.c is the same as a native command, CRQ.JOIN: keep the two the same
+ * (tests/http/test_tqueue_native.c compares them). */
 static struct cr_redis_script cr_tqueue_join_lua = {
     "local h = redis.call('HMGET', KEYS[1], 'tat', 'last', 'seq', 'cp', ARGV[1], 'clk')\n"
     /* A clock more than a second past the latest one seen is checked against Redis's TIME
@@ -126,6 +128,13 @@ static struct cr_redis_script cr_tqueue_join_lua = {
     "           'cp', string.format('%d', cp), 'clk', string.format('%.0f', now), ARGV[1], v)\n"
     "return {1, v, now_ms}\n",
     ""};
+
+static long long cr_tqueue_native_retry_ms; /* CRQ.JOIN was unknown: the script until then */
+
+const char *cr_tqueue_join_script(void)
+{
+    return cr_tqueue_join_lua.source;
+}
 
 /* KEYS: rev, {q}:t, gw, gone. ARGV: "<seq>-<user>", exp_ms, G|U, T (us), user, seq,
  * admit_ms.
@@ -230,7 +239,16 @@ int cr_tqueue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
                           cr_arena_lld(a, now_us),
                           /* at(now - TTL) needs the checkpoint before it; a minute to spare */
                           cr_arena_lld(a, ttl_ms + 60000)};
-    int rc = cr_redis_eval(a, &r, &cr_tqueue_join_lua, 3, 10, argv);
+    /* CRQ.JOIN (src/redis/crq.c) where Redis has the module, else the script; a Redis without
+     * it is asked again a minute later (it may be restarted with it, or a failover may move). */
+    int rc = CR_E_NOT_FOUND;
+    if (now_us / 1000 >= cr_tqueue_native_retry_ms) {
+        rc = cr_redis_native(a, &r, "CRQ.JOIN", 10, argv);
+        if (rc == CR_E_NOT_FOUND)
+            cr_tqueue_native_retry_ms = now_us / 1000 + 60000;
+    }
+    if (rc == CR_E_NOT_FOUND)
+        rc = cr_redis_eval(a, &r, &cr_tqueue_join_lua, 3, 10, argv);
     if (rc != CR_OK)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)

@@ -13,7 +13,8 @@
  * the reason in err (no key, a key under 32 bytes, a malformed list). */
 int cr_tqueue_init(char *err, size_t errlen);
 
-/* One Redis script: the user's live token again (created = 0), or a new one whose admission
+/* One Redis command (CRQ.JOIN of src/redis/crq.c, or the same as a script where Redis lacks
+ * that module): the user's live token again (created = 0), or a new one whose admission
  * time is the earliest that keeps "at most B + R*t admitted in any t seconds, plus the places
  * handed back" and is not before any earlier token's. Same codes as cr_queue_join. */
 int cr_tqueue_join(struct cr_arena *a, const struct cr_uuid *user, int vouched,
@@ -43,6 +44,9 @@ int cr_tqueue_gauges(struct cr_arena *a, long long *waiting, long long *active,
                      long long *admitted);
 /* Records user (a formatted UUID) as known to exist, for joins in timed mode. */
 int cr_tqueue_know_user(struct cr_arena *a, const char *uid);
+
+/* The join's Lua script, which CRQ.JOIN must match (tests compare the two). */
+const char *cr_tqueue_join_script(void);
 
 /* A waiting token's position and wait from its admission time, the clock and the rate R
  * (API.md: the earlier tokens not yet admitted, plus one; the seconds until admission,
