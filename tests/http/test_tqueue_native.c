@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "cr_arena.h"
+#include "cr_config.h"
 #include "cr_error.h"
 #include "cr_redis.h"
 #include "cr_tqueue.h"
 #include "cr_test.h"
+#include "cr_uuid.h"
 
 static struct cr_arena *arena;
 
@@ -319,6 +321,79 @@ static void test_bad_input(void **state)
     assert_null(run("n", &j));
 }
 
+/* The sum of calls to one command in INFO commandstats of the Redis cr_redis talks to. */
+static long long calls(const char *command)
+{
+    redisReply *r = NULL;
+    char key[64];
+    assert_int_equal(cr_redis_cmd(arena, &r, "INFO commandstats"), CR_OK);
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *p = strstr(r->str, key);
+    return p ? atoll(p + strlen(key)) : 0;
+}
+
+static long long join_user(const char *uid)
+{
+    struct cr_uuid u;
+    struct cr_queue_ticket t;
+    assert_int_equal(cr_uuid_parse(uid, &u), CR_OK);
+    assert_int_equal(cr_tqueue_join(arena, &u, 1, &t), CR_OK);
+    assert_int_equal(t.created, 1);
+    return t.expires_at;
+}
+
+/* The worker's way, cr_tqueue_join: CRQ.JOIN where Redis has it; on a Redis without the
+ * module (one of this test's own), the script, with no error for the caller, and CRQ.JOIN is
+ * not tried again for a minute. */
+static void test_worker_falls_back(void **state)
+{
+    (void)state;
+    char err[128], dir[] = "/tmp/cr-nomodule.XXXXXX", sock[96], line[512];
+    const char *socket0 = cr_config_get("REDIS_SOCKET");
+    char *stack_sock = strdup(socket0 ? socket0 : "");
+    assert_non_null(stack_sock);
+    assert_int_equal(
+        cr_config_set("QUEUE_TOKEN_KEYS", "k1:test-only-secret-k1-0123456789abcdefghijkl"), 0);
+    assert_int_equal(cr_tqueue_init(err, sizeof(err)), CR_OK);
+
+    long long before = calls("crq.join");
+    join_user("0190a000-0000-7000-8000-000000000001");
+    assert_int_equal(calls("crq.join"), before + 1);
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    snprintf(line, sizeof(line),
+             "redis-server --port 0 --unixsocket %s --dir %s --save '' --appendonly no "
+             "--daemonize yes --pidfile %s/pid --logfile %s/log",
+             sock, dir, dir, dir);
+    assert_int_equal(system(line), 0);
+    assert_int_equal(cr_config_set("REDIS_SOCKET", sock), 0);
+    cr_redis_close();
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) {
+        up = cr_redis_ping() == CR_OK;
+        if (!up) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(up);
+    join_user("0190a000-0000-7000-8000-000000000002");
+    join_user("0190a000-0000-7000-8000-000000000003");
+    redisReply *r = NULL;
+    assert_int_equal(cr_redis_cmd(arena, &r, "HLEN {q}:t"), CR_OK);
+    assert_int_equal(r->integer, 7);   /* tat last seq cp clk, two users */
+    assert_int_equal(cr_redis_cmd(arena, &r, "INFO errorstats"), CR_OK);
+    assert_non_null(strstr(r->str, "errorstat_ERR:count=1\r\n"));   /* the one "unknown command" */
+    assert_int_equal(calls("eval") + calls("evalsha"), 2);
+    cr_redis_cmd(arena, &r, "SHUTDOWN NOSAVE");
+    cr_redis_close();
+    assert_int_equal(cr_config_set("REDIS_SOCKET", stack_sock), 0);
+    free(stack_sock);
+    snprintf(line, sizeof(line), "rm -rf %s", dir);
+    assert_int_equal(system(line), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -343,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_random_sequence),
         cmocka_unit_test(test_clock_ahead),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_worker_falls_back),
     };
     return cmocka_run_group_tests_name("http_tqueue_native", tests, setup, teardown);
 }
