@@ -104,6 +104,7 @@ requirepass $CRC_PW
 masterauth $CRC_PW
 EOF
     [ "$3" = "$a" ] || echo "replicaof $3 $CRC_REDIS_PORT"
+    [ ! -f "$1/lib/crq.so" ] || echo "loadmodule $1/lib/crq.so"
   } >"$conf.tmp"
   chown redis:redis "$conf.tmp" && chmod 0600 "$conf.tmp" && mv -f "$conf.tmp" "$conf"
   rm -f "$d/run/redis.sock"
@@ -174,13 +175,15 @@ crc__squorum() {
     && grep -qx $'flags\tmaster' <<<"$m"
 }
 
-# crc_redis_up CDIR: the three Redis and three Sentinels running, the replicas in sync, each
-# Sentinel knowing the whole set. Idempotent: what runs is left alone.
+# crc_redis_up CDIR [BIN_DIR]: the three Redis and three Sentinels running, the replicas in
+# sync, each Sentinel knowing the whole set. Idempotent: what runs is left alone. Every Redis
+# loads BIN_DIR/crq.so (staged as CDIR/lib/crq.so), since any of them may become the primary.
 crc_redis_up() {
   local CRC_H CRC_PW n p
   mkdir -p "$1"
   umask 027
   cr_users
+  [ -z "${2:-}" ] || CR_DIR="$1" BIN="$2" cr__stage_module
   if [ ! -s "$1/redis.secret" ]; then
     (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$1/redis.secret.tmp") \
       && mv -f "$1/redis.secret.tmp" "$1/redis.secret"

@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-crc_redis_up "$CDIR"
+crc_redis_up "$CDIR" "$CR_BIN_DIR"
 read -r -a H <"$CDIR/redis.hosts"
 CRC_PW="$(crc_redis_password "$CDIR")"   # for crc__rcli and crc__rsynced
 sentinels="${H[0]}:26379,${H[1]}:26379,${H[2]}:26379"
