@@ -2,7 +2,8 @@
 # valgrind.sh BUILD_DIR: runs every FastCGI group's workers under valgrind memcheck in a
 # throwaway stack, drives real traffic through them with the wallet, catalog, holds and payment
 # test programs, stops the stack (each worker exits cleanly on SIGTERM) and fails on any
-# memory error or definite/indirect leak in any worker's report.
+# memory error or definite/indirect leak in any worker's report. Then the same for the Redis
+# module, inside a redis-server of its own under memcheck.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:?usage: valgrind.sh BUILD_DIR}" && pwd)"
@@ -49,4 +50,27 @@ for f in "${reports[@]}"; do
   fi
 done
 echo "valgrind: ${#reports[@]} worker reports, $( [ $bad = 0 ] && echo "no errors, no leaks" || echo "PROBLEMS above")"
+
+# The Redis module (src/redis/crq.c) runs inside redis-server: a redis-server of its own under
+# memcheck, loading it, with test_tqueue_native's calls (which need nothing but that Redis).
+r="$work/redis"
+mkdir -p "$r" && cp "$build/crq.so" "$r/crq.so"
+valgrind --error-exitcode=9 --log-file="$r/memcheck.log" redis-server --port 0 \
+  --unixsocket "$r/s" --dir "$r" --save '' --appendonly yes --loadmodule "$r/crq.so" \
+  >"$r/redis.out" 2>&1 &
+vpid=$!
+cr__wait 60 cr__redis_pong "$r/s" || { cat "$r/redis.out"; echo "valgrind: redis-server did not come up"; exit 1; }
+printf 'REDIS_SOCKET=%s\n' "$r/s" >"$r/concert.conf"
+mrc=0
+CR_BASE_URL=http://127.0.0.1:1 CONCERT_CONFIG="$r/concert.conf" tests/http/test_tqueue_native \
+  >"$r/test.log" 2>&1 || mrc=$?
+redis-cli -s "$r/s" shutdown nosave >/dev/null 2>&1 || true
+wait "$vpid" || mrc=$((mrc + 100))
+if [ "$mrc" != 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$r/memcheck.log"; then
+  tail -n 20 "$r/test.log"; cat "$r/memcheck.log"
+  echo "valgrind: the Redis module under memcheck: PROBLEMS above (exit $mrc)"
+  bad=1
+else
+  echo "valgrind: the Redis module under memcheck (test_tqueue_native): no errors"
+fi
 exit "$bad"
