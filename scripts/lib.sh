@@ -344,18 +344,11 @@ EOF
   cr__wait 30 cr__redis_pong "$CR_DIR/run/redis.sock" \
     || { tail -n 20 "$CR_DIR/log/redis.log" >&2; cr_die "Redis did not come up"; }
 }
-# cr__stage_module: copies the Redis module from BIN to lib/crq.so (root:redis, 0750 in a 0750
-# folder): Redis loads it as redis and can neither change it nor let anyone else in. A running
-# Redis keeps the module it loaded until it is restarted (the file is replaced by a rename).
+# cr__stage_module: copies the Redis module from BIN to lib/crq.so (root:redis, 0750: Redis
+# loads only an executable file), so that Redis can run it and neither change it nor let anyone
+# else in. A running Redis keeps the module it loaded until it is restarted.
 cr__stage_module() {
-  local d="$CR_DIR/lib"
-  [ -f "$BIN/crq.so" ] || return 0
-  mkdir -p "$d"
-  chown root:redis "$d" && chmod 0750 "$d"
-  cmp -s "$BIN/crq.so" "$d/crq.so" && return 0
-  cp "$BIN/crq.so" "$d/.crq.so.new"
-  chown root:redis "$d/.crq.so.new" && chmod 0750 "$d/.crq.so.new"   # Redis loads only an executable file
-  mv -f "$d/.crq.so.new" "$d/crq.so"
+  [ ! -f "$BIN/crq.so" ] || cr__stage "$BIN/crq.so" "$CR_DIR/lib" redis
 }
 # cr_redis_start DIR: starts the stack's Redis again after it was stopped (tests).
 cr_redis_start() {
@@ -386,22 +379,27 @@ cr__start_group() {
 }
 cr__tcp_listening() { ss -ltnH "sport = :$2" 2>/dev/null | awk -v a="$1:$2" '$4 == a { f = 1 } END { exit !f }'; }
 
+# cr__stage FILE DIR GROUP: copies FILE into DIR, both root:GROUP 0750, unless the same is
+# there already. A changed one is replaced by a rename, never rewritten in place, so what runs
+# it keeps its own.
+cr__stage() {
+  local d="$2" f; f="$(basename "$1")"
+  mkdir -p "$d"
+  chown root:"$3" "$d"
+  chmod 0750 "$d"
+  cmp -s "$1" "$d/$f" && return 0
+  cp "$1" "$d/.$f.new"
+  chown root:"$3" "$d/.$f.new"
+  chmod 0750 "$d/.$f.new"
+  mv -f "$d/.$f.new" "$d/$f"
+}
 # cr__stage_bin NAME...: copies the executables the service user runs from BIN into the stack's
 # bin/ (root:concert 0750): the build tree may sit where that user cannot look (a checkout
-# under a 0700 folder). A changed one is replaced by a rename, never rewritten in place, so a
-# running generation keeps its own.
+# under a 0700 folder).
 cr__stage_bin() {
-  local d="$CR_DIR/bin" f
-  mkdir -p "$d"
-  chown root:"$CR_USER" "$d"
-  chmod 0750 "$d"
+  local f
   for f in "$@"; do
-    [ -e "$BIN/$f" ] || continue
-    cmp -s "$BIN/$f" "$d/$f" && continue
-    cp "$BIN/$f" "$d/.$f.new"
-    chown root:"$CR_USER" "$d/.$f.new"
-    chmod 0750 "$d/.$f.new"
-    mv -f "$d/.$f.new" "$d/$f"
+    [ ! -e "$BIN/$f" ] || cr__stage "$BIN/$f" "$CR_DIR/bin" "$CR_USER"
   done
 }
 

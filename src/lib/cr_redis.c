@@ -225,6 +225,14 @@ static void cr_redis_rider_drop(void *unused)
  * more on a new one. So is a command a demoted primary refused (READONLY: a failover made it a
  * replica; nothing was written), on the primary the Sentinels name now. Error replies are
  * returned as CR_OK when want_error is set. */
+/* An error reply the caller did not expect: logged (as "what: ..."), and CR_E_UNAVAILABLE for
+ * one that says Redis cannot serve now, else CR_E_INTERNAL. */
+static int cr_redis_failed(const redisReply *r, const char *what)
+{
+    cr_log_error("%s: %.*s", what, (int)r->len, r->str);
+    return cr_redis_unavailable_reply(r->str) ? CR_E_UNAVAILABLE : CR_E_INTERNAL;
+}
+
 static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd, size_t len,
                          int want_error)
 {
@@ -267,13 +275,8 @@ static int cr_redis_send(struct cr_arena *a, redisReply **reply, const char *cmd
                 cr_redis_rider_reply = rr;
             }
         }
-        if ((*reply)->type == REDIS_REPLY_ERROR && !want_error) {
-            const char *e = (*reply)->str;
-            cr_log_error("redis error: %.*s", (int)(*reply)->len, e);
-            if (cr_redis_unavailable_reply(e))
-                return CR_E_UNAVAILABLE;
-            return CR_E_INTERNAL;
-        }
+        if ((*reply)->type == REDIS_REPLY_ERROR && !want_error)
+            return cr_redis_failed(*reply, "redis error");
         return CR_OK;
     }
     return CR_E_UNAVAILABLE;
@@ -531,11 +534,8 @@ int cr_redis_eval(struct cr_arena *a, redisReply **reply, struct cr_redis_script
             return rc;
         if ((*reply)->type != REDIS_REPLY_ERROR)
             return CR_OK;
-        if (strncmp((*reply)->str, "NOSCRIPT", 8) != 0) {
-            cr_log_error("redis script error: %.*s", (int)(*reply)->len, (*reply)->str);
-            /* EVALSHA asks for error replies, so the check of cr_redis_send is repeated here. */
-            return cr_redis_unavailable_reply((*reply)->str) ? CR_E_UNAVAILABLE : CR_E_INTERNAL;
-        }
+        if (strncmp((*reply)->str, "NOSCRIPT", 8) != 0)
+            return cr_redis_failed(*reply, "redis script error");
     }
     /* EVAL also caches the script on the server, so the next EVALSHA finds it. */
     args[0] = "EVAL";
@@ -564,8 +564,7 @@ int cr_redis_native(struct cr_arena *a, redisReply **reply, const char *command,
         return rc;
     if (strncmp((*reply)->str, "ERR unknown command", 19) == 0)
         return CR_E_NOT_FOUND;
-    cr_log_error("redis error: %.*s", (int)(*reply)->len, (*reply)->str);
-    return cr_redis_unavailable_reply((*reply)->str) ? CR_E_UNAVAILABLE : CR_E_INTERNAL;
+    return cr_redis_failed(*reply, "redis error");
 }
 
 int cr_redis_ping(void)
